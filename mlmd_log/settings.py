@@ -1,0 +1,84 @@
+"""The one settings model of an mlmd-log process.
+
+Read once from the environment (prefix ``MLMD_LOG_``) or built in code, then
+frozen; constructors take the whole model rather than copies of its fields.
+Secrets are ``SecretStr`` so they never print. This module imports nothing
+above :mod:`mlmd_log.errors`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Ids per lease block (ADR 0001). Fixed for the life of a log: a lease at log
+#: position P owns ids P * ID_BLOCK_SIZE + 1 .. (P + 1) * ID_BLOCK_SIZE.
+ID_BLOCK_SIZE = 1_000_000
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Settings(BaseSettings):
+    """Everything one process needs: where the log and the projection live, who it is, how to talk to Kafka."""
+
+    model_config = SettingsConfigDict(env_prefix="MLMD_LOG_", frozen=True, extra="ignore")
+
+    # Where: the log URL (duckdb:///path or kafka://host:port[,host:port]/topic) and the DuckDB projection.
+    log: str = "duckdb:///mlmd.duckdb"
+    db: str | None = None
+
+    # Who: stamped on every op this process appends.
+    team: str = ""
+    service: str = ""
+    user: str = Field(default_factory=_default_user)
+    host: str = Field(default_factory=socket.gethostname)
+
+    # Kafka security, passed through to kafka-python unchanged.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_password: SecretStr | None = None
+
+    # Producer: delivery and limits.
+    linger_ms: int = Field(default=5, ge=0)
+    batch_bytes: int = Field(default=1_048_576, gt=0)
+    buffer_bytes: int = Field(default=268_435_456, gt=0)
+    compression: Literal["zstd", "gzip", "lz4", "snappy", "none"] = "zstd"
+    max_op_bytes: int = Field(default=8_388_608, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    delivery_timeout_s: float = Field(default=30.0, gt=0)
+
+    # Projector: micro-batch bounds.
+    batch_max_ops: int = Field(default=2_000, gt=0)
+    batch_max_ms: int = Field(default=100, gt=0)
+    poll_timeout_ms: int = Field(default=200, gt=0)
+
+    def kafka_security(self) -> dict[str, Any]:
+        """kafka-python keyword arguments for the security settings that are set."""
+        out: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            out["sasl_mechanism"] = self.sasl_mechanism
+        if self.sasl_username is not None:
+            out["sasl_plain_username"] = self.sasl_username
+        if self.sasl_password is not None:
+            out["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.ssl_password is not None:
+            out["ssl_password"] = self.ssl_password.get_secret_value()
+        return out
