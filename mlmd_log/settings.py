@@ -15,11 +15,6 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Ids per lease block (ADR 0001). Fixed for the life of a log: a lease at log
-#: position P owns ids P * ID_BLOCK_SIZE + 1 .. (P + 1) * ID_BLOCK_SIZE.
-ID_BLOCK_SIZE = 1_000_000
-
-
 def _default_user() -> str:
     try:
         return getpass.getuser()

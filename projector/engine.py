@@ -1,0 +1,182 @@
+"""Applies a batch of log records to DuckDB: decode, de-duplicate, prefetch, apply, write, archive, checkpoint.
+
+One call = one DuckDB transaction holding the new rows, the op archive, the
+rejections and the checkpoint, so a crash at any moment loses or repeats
+nothing (design.md §3.4). Used by both the Kafka loop and the embedded log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from mlmd_log.errors import StatusError
+from mlmd_log.projector.apply import apply_in_tx
+from mlmd_log.projector.ddl import migrate
+from mlmd_log.projector.lookups import DuckLookups
+from mlmd_log.projector.model import TypeRow
+from mlmd_log.projector.prefetch import prefetch
+from mlmd_log.projector.records import LogRecord
+from mlmd_log.projector.state import BatchState
+from mlmd_log.projector.writer import write_output
+from mlmd_log.projector.decode import decode
+from mlmd_log.schemas.v1 import ops_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class OpOutcome:
+    """What became of one record: applied, rejected (with the MLMD error) or a duplicate op_id."""
+
+    position: int
+    op_id: str | None
+    payload: str | None
+    error: StatusError | None = None
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    position: int
+    op_id: str | None
+    max_record_time_ms: int
+
+
+@dataclass(slots=True)
+class BatchReport:
+    outcomes: list[OpOutcome] = field(default_factory=list)
+    rows: int = 0
+
+    @property
+    def rejected(self) -> list[OpOutcome]:
+        return [o for o in self.outcomes if o.error is not None]
+
+
+class Projector:
+    """Projects log records into the DuckDB file behind ``con`` (which it migrates on first use)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        migrate(con)
+        self._types: dict[int, TypeRow] | None = None
+
+    def checkpoint(self) -> Checkpoint:
+        row = self.con.execute(
+            "SELECT position, op_id, max_record_time_ms FROM checkpoint WHERE singleton = 1"
+        ).fetchone()
+        assert row is not None, "checkpoint row is created by the first migration"
+        return Checkpoint(row[0], row[1], row[2])
+
+    def project(self, records: Sequence[LogRecord]) -> BatchReport:
+        """Apply ``records`` in their own transaction."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            report = self.apply(records)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        return report
+
+    def rollback(self) -> None:
+        """Roll back the open transaction and forget cached state that it may have changed."""
+        self.con.execute("ROLLBACK")
+        self._types = None
+
+    def apply(self, records: Sequence[LogRecord]) -> BatchReport:
+        """Apply ``records`` inside the caller's transaction; records at or before the checkpoint are skipped."""
+        cp = self.checkpoint()
+        records = [r for r in records if r.offset > cp.position]
+        report = BatchReport()
+        if not records:
+            return report
+        decoded = [decode(r.value) for r in records]
+        seen = self._known_op_ids([d.op_id for d in decoded if isinstance(d, ops_pb2.Operation)])
+        if self._types is None:
+            self._types = DuckLookups(self.con).types()
+        state = BatchState(DuckLookups(self.con), self._types)
+        prefetch(state, [d for d in decoded if isinstance(d, ops_pb2.Operation)])
+        max_time = cp.max_record_time_ms
+        archive: list[tuple[object, ...]] = []
+        rejections: list[tuple[object, ...]] = []
+        for record, op in zip(records, decoded, strict=True):
+            max_time = max(max_time, record.timestamp_ms)
+            if isinstance(op, StatusError):
+                outcome = OpOutcome(record.offset, None, None, error=op)
+            elif op.op_id and op.op_id in seen:
+                outcome = OpOutcome(record.offset, op.op_id, op.WhichOneof("payload"), duplicate=True)
+            else:
+                if op.op_id:
+                    seen.add(op.op_id)
+                error = apply_in_tx(state, record.offset, op, max_time)
+                outcome = OpOutcome(record.offset, op.op_id or None, op.WhichOneof("payload"), error=error)
+            report.outcomes.append(outcome)
+            archive.append(_archive_row(record, op, outcome, max_time))
+            if outcome.error is not None:
+                err = outcome.error
+                rejections.append(
+                    (record.offset, outcome.op_id, type(err).__name__, err.error_code, err.message, record.timestamp_ms)
+                )
+        write_output(self.con, state.out)
+        report.rows = state.out.row_count()
+        self._write_archive(archive, rejections)
+        last = records[-1]
+        self.con.execute(
+            "UPDATE checkpoint SET position = ?, op_id = ?, max_record_time_ms = ? WHERE singleton = 1",
+            [last.offset, report.outcomes[-1].op_id, max_time],
+        )
+        return report
+
+    def _known_op_ids(self, op_ids: list[str]) -> set[str]:
+        if not op_ids:
+            return set()
+        rows = self.con.execute(
+            "SELECT op_id FROM op_archive WHERE op_id IN (SELECT unnest(?::VARCHAR[]))", [op_ids]
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _write_archive(self, archive: list[tuple[object, ...]], rejections: list[tuple[object, ...]]) -> None:
+        names = (
+            "position", "op_id", "record_time_ms", "log_time_ms", "client_time_ms", "payload", "outcome",
+            "team", "service", "host", "user", "client_version", "session_id", "bytes",
+        )
+        types = (
+            pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.string(), pa.string(),
+            pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.binary(),
+        )
+        columns = list(zip(*archive, strict=True))
+        table = pa.table({n: pa.array(c, t) for n, c, t in zip(names, columns, types, strict=True)})
+        self.con.register("_mlmd_archive", table)
+        try:
+            self.con.execute('INSERT INTO op_archive SELECT * FROM _mlmd_archive')
+        finally:
+            self.con.unregister("_mlmd_archive")
+        if rejections:
+            cols = list(zip(*rejections, strict=True))
+            rtable = pa.table({
+                "position": pa.array(cols[0], pa.int64()), "op_id": pa.array(cols[1], pa.string()),
+                "error_class": pa.array(cols[2], pa.string()), "error_code": pa.array(cols[3], pa.int32()),
+                "message": pa.array(cols[4], pa.string()), "record_time_ms": pa.array(cols[5], pa.int64()),
+            })
+            self.con.register("_mlmd_rejections", rtable)
+            try:
+                self.con.execute("INSERT INTO rejections SELECT * FROM _mlmd_rejections")
+            finally:
+                self.con.unregister("_mlmd_rejections")
+
+
+def _archive_row(
+    record: LogRecord, op: ops_pb2.Operation | StatusError, outcome: OpOutcome, log_time: int
+) -> tuple[object, ...]:
+    status = "duplicate" if outcome.duplicate else ("rejected" if outcome.error is not None else "applied")
+    if isinstance(op, StatusError):
+        return (record.offset, None, record.timestamp_ms, log_time, None, None, status,
+                None, None, None, None, None, None, record.value)
+    p = op.producer
+    return (
+        record.offset, op.op_id or None, record.timestamp_ms, log_time,
+        op.client_time_ms if op.HasField("client_time_ms") else None, outcome.payload, status,
+        p.team, p.service, p.host, p.user, p.client_version, p.session_id, record.value,
+    )

@@ -1,0 +1,156 @@
+"""Bulk reads of the committed projection for the core (:class:`~mlmd_log.projector.state.Lookups`).
+
+Each method answers a whole batch's keys with one parameterized query; lists
+travel as DuckDB list parameters, never as SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import duckdb
+
+from mlmd_log.projector.ddl import NODE_COLUMNS
+from mlmd_log.projector.model import VALUE_COLUMNS, NodeRow, PropValue, TypeRow
+
+_KIND_TABLES = {kind: f"{kind}_versions" for kind in NODE_COLUMNS}
+
+
+class DuckLookups:
+    """:class:`Lookups` over a DuckDB connection (reads only, inside the projector's transaction)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def nodes(self, kind: str, ids: Collection[int]) -> dict[int, NodeRow]:
+        if not ids:
+            return {}
+        cols = NODE_COLUMNS[kind]
+        table = _KIND_TABLES[kind]
+        rows = self.con.execute(
+            f"SELECT id, {', '.join(cols)}, create_time_since_epoch, last_update_time_since_epoch, "
+            f"system_metadata, valid_from FROM {table} "
+            "WHERE valid_to IS NULL AND id IN (SELECT unnest(?::BIGINT[]))",
+            [list(ids)],
+        ).fetchall()
+        out: dict[int, NodeRow] = {}
+        for row in rows:
+            values = dict(zip(cols, row[1 : 1 + len(cols)], strict=True))
+            ctime, utime, sysmeta, valid_from = row[1 + len(cols) :]
+            out[row[0]] = NodeRow(
+                kind=kind, id=row[0], type_id=values["type_id"], name=values["name"],
+                external_id=values["external_id"],
+                state=values.get("state", values.get("last_known_state")),
+                uri=values.get("uri"), create_time=ctime, update_time=utime,
+                system_metadata=sysmeta, props={}, custom={}, valid_from=valid_from, in_db=True,
+            )
+        if out:
+            self._fill_props(kind, out)
+        return out
+
+    def _fill_props(self, kind: str, nodes: dict[int, NodeRow]) -> None:
+        ids = list(nodes)
+        froms = [nodes[i].valid_from for i in ids]
+        rows = self.con.execute(
+            f"SELECT p.{kind}_id, p.name, p.is_custom, {', '.join('p.' + c for c in VALUE_COLUMNS)} "
+            f"FROM {kind}_property_versions p "
+            "JOIN (SELECT unnest(?::BIGINT[]) AS id, unnest(?::BIGINT[]) AS vf) k "
+            f"ON p.{kind}_id = k.id AND p.valid_from = k.vf",
+            [ids, froms],
+        ).fetchall()
+        for node_id, name, is_custom, *values in rows:
+            pv: PropValue | None = None
+            for column, value in zip(VALUE_COLUMNS, values, strict=True):
+                if value is not None:
+                    pv = (column, value)
+                    break
+            if pv is None:
+                continue
+            node = nodes[node_id]
+            (node.custom if is_custom else node.props)[name] = pv
+
+    def names(self, kind: str, keys: Collection[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        if not keys:
+            return {}
+        wanted = set(keys)
+        rows = self.con.execute(
+            f"SELECT type_id, name, id FROM {_KIND_TABLES[kind]} "
+            "WHERE valid_to IS NULL AND name IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted({name for _, name in wanted})],
+        ).fetchall()
+        return {(t, n): i for t, n, i in rows if (t, n) in wanted}
+
+    def external_ids(self, kind: str, keys: Collection[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        rows = self.con.execute(
+            f"SELECT external_id, id FROM {_KIND_TABLES[kind]} "
+            "WHERE valid_to IS NULL AND external_id IN (SELECT unnest(?::VARCHAR[]))",
+            [list(keys)],
+        ).fetchall()
+        return dict(rows)
+
+    def aliases(self, kind: str, ids: Collection[int]) -> dict[int, int]:
+        if not ids:
+            return {}
+        rows = self.con.execute(
+            "SELECT alias_id, canonical_id FROM id_aliases "
+            "WHERE kind = ? AND alias_id IN (SELECT unnest(?::BIGINT[]))",
+            [kind, list(ids)],
+        ).fetchall()
+        return dict(rows)
+
+    def events(self, keys: Collection[tuple[int, int, int]]) -> set[tuple[int, int, int]]:
+        if not keys:
+            return set()
+        wanted = set(keys)
+        rows = self.con.execute(
+            "SELECT artifact_id, execution_id, type FROM event_versions "
+            "WHERE valid_to IS NULL AND artifact_id IN (SELECT unnest(?::BIGINT[]))",
+            [sorted({a for a, _, _ in wanted})],
+        ).fetchall()
+        return {r for r in rows if r in wanted}
+
+    def relations(self, table: str, pairs: Collection[tuple[int, int]]) -> set[tuple[int, int]]:
+        if not pairs:
+            return set()
+        first, second = {
+            "attribution": ("artifact_id", "context_id"),
+            "association": ("execution_id", "context_id"),
+            "parent_context": ("child_id", "parent_id"),
+        }[table]
+        wanted = set(pairs)
+        rows = self.con.execute(
+            f"SELECT {first}, {second} FROM {table}_versions "
+            f"WHERE valid_to IS NULL AND {second} IN (SELECT unnest(?::BIGINT[]))",
+            [sorted({b for _, b in wanted})],
+        ).fetchall()
+        return {r for r in rows if r in wanted}
+
+    def parents(self, child_ids: Collection[int]) -> dict[int, tuple[int, ...]]:
+        if not child_ids:
+            return {}
+        rows = self.con.execute(
+            "SELECT child_id, list(parent_id ORDER BY parent_id) FROM parent_context_versions "
+            "WHERE valid_to IS NULL AND child_id IN (SELECT unnest(?::BIGINT[])) GROUP BY child_id",
+            [list(child_ids)],
+        ).fetchall()
+        return {child: tuple(parents) for child, parents in rows}
+
+    def types(self) -> dict[int, TypeRow]:
+        props: dict[int, dict[str, int]] = {}
+        for type_id, name, data_type in self.con.execute(
+            "SELECT type_id, name, data_type FROM type_properties"
+        ).fetchall():
+            props.setdefault(type_id, {})[name] = data_type
+        out = {}
+        for row in self.con.execute(
+            "SELECT id, kind, name, version, description, external_id, base_type, input_type, output_type, "
+            "valid_from FROM types"
+        ).fetchall():
+            out[row[0]] = TypeRow(
+                id=row[0], kind=row[1], name=row[2], version=row[3], description=row[4], external_id=row[5],
+                base_type=row[6], input_type=row[7], output_type=row[8], props=props.get(row[0], {}),
+                valid_from=row[9], in_db=True,
+            )
+        return out

@@ -1,0 +1,120 @@
+"""In-memory rows of the projection: node versions, type versions, property values.
+
+The projector's core works on these plain objects; the writer turns lists of
+them into Arrow tables and the query layer turns DuckDB rows back into MLMD
+protos. A property value is a pair ``(column, value)`` where ``column`` names
+the ``*_property_versions`` column that holds it, so that equality, storage and
+filtering agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from google.protobuf import json_format
+
+from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
+
+PropValue = tuple[str, Any]
+
+#: Value oneof field -> the PropertyType enum value it satisfies.
+VALUE_TYPE: Final[dict[str, int]] = {
+    "int_value": mlmd.INT,
+    "double_value": mlmd.DOUBLE,
+    "string_value": mlmd.STRING,
+    "struct_value": mlmd.STRUCT,
+    "proto_value": mlmd.PROTO,
+    "bool_value": mlmd.BOOLEAN,
+}
+
+VALUE_COLUMNS: Final[tuple[str, ...]] = (
+    "int_value",
+    "double_value",
+    "string_value",
+    "bool_value",
+    "struct_value",
+    "proto_value",
+)
+
+
+def prop_value(value: mlmd.Value) -> PropValue | None:
+    """The stored form of an MLMD ``Value`` (None when no oneof field is set)."""
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "struct_value":
+        as_dict = json_format.MessageToDict(value.struct_value)
+        return which, json.dumps(as_dict, sort_keys=True, separators=(",", ":"))
+    if which == "proto_value":
+        return which, value.proto_value.SerializeToString(deterministic=True)
+    return which, getattr(value, which)
+
+
+def to_value(pv: PropValue, out: mlmd.Value) -> None:
+    """Fill ``out`` from a stored property value."""
+    column, raw = pv
+    if column == "struct_value":
+        json_format.ParseDict(json.loads(raw), out.struct_value)
+    elif column == "proto_value":
+        out.proto_value.ParseFromString(raw)
+    else:
+        setattr(out, column, raw)
+
+
+@dataclass(slots=True, eq=False)
+class NodeRow:
+    """One version of an artifact, execution or context."""
+
+    kind: str
+    id: int
+    type_id: int
+    name: str | None
+    external_id: str | None
+    #: Artifact.state or Execution.last_known_state; None for contexts or when unset.
+    state: int | None
+    #: Artifacts only; '' when unset, as MLMD stores it.
+    uri: str | None
+    create_time: int
+    update_time: int
+    system_metadata: bytes | None
+    props: dict[str, PropValue]
+    custom: dict[str, PropValue]
+    valid_from: int
+    valid_to: int | None = None
+    #: True when this version is already stored (closing it needs an UPDATE).
+    in_db: bool = False
+
+    def same_content(self, other: NodeRow) -> bool:
+        """True when ``other`` records the same facts (ignoring times and positions)."""
+        return (
+            self.type_id == other.type_id
+            and self.name == other.name
+            and self.external_id == other.external_id
+            and self.state == other.state
+            and self.uri == other.uri
+            and self.system_metadata == other.system_metadata
+            and self.props == other.props
+            and self.custom == other.custom
+        )
+
+
+@dataclass(slots=True, eq=False)
+class TypeRow:
+    """One version of an artifact, execution or context type."""
+
+    id: int
+    kind: str
+    name: str
+    version: str | None
+    description: str | None
+    external_id: str | None
+    base_type: int | None
+    input_type: bytes | None
+    output_type: bytes | None
+    props: dict[str, int]
+    valid_from: int
+    valid_to: int | None = None
+    in_db: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

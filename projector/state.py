@@ -1,0 +1,170 @@
+"""What the core may know about the projection before a batch, and the per-op transaction over it.
+
+:class:`BatchState` holds keyed caches (nodes by id, names, external ids,
+aliases, events, relations, parent edges, types). Each cache is filled in bulk
+by a :class:`Lookups` implementation before the batch (prefetch) and, for
+anything the prefetch did not foresee, one key at a time: correctness never
+depends on the prefetch, speed does. :class:`OpTx` layers one op's writes over
+the batch state so that a failing op leaves no trace (per-op atomicity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mlmd_log.projector.model import NodeRow, TypeRow
+
+KINDS = ("artifact", "execution", "context")
+RELATION_TABLES = ("attribution", "association", "parent_context")
+
+
+class Lookups(Protocol):
+    """Bulk reads of the state as committed before the batch. Each returns only keys that exist."""
+
+    def nodes(self, kind: str, ids: Collection[int]) -> dict[int, NodeRow]: ...
+
+    def names(self, kind: str, keys: Collection[tuple[int, str]]) -> dict[tuple[int, str], int]: ...
+
+    def external_ids(self, kind: str, keys: Collection[str]) -> dict[str, int]: ...
+
+    def aliases(self, kind: str, ids: Collection[int]) -> dict[int, int]: ...
+
+    def events(self, keys: Collection[tuple[int, int, int]]) -> set[tuple[int, int, int]]: ...
+
+    def relations(self, table: str, pairs: Collection[tuple[int, int]]) -> set[tuple[int, int]]: ...
+
+    def parents(self, child_ids: Collection[int]) -> dict[int, tuple[int, ...]]: ...
+
+    def types(self) -> dict[int, TypeRow]: ...
+
+
+class Cache:
+    """A keyed cache of the pre-batch state plus the batch's committed writes."""
+
+    __slots__ = ("data", "loader")
+
+    def __init__(self, loader: Callable[[list[Any]], dict[Any, Any]]) -> None:
+        self.data: dict[Any, Any] = {}
+        self.loader = loader
+
+    def prefetch(self, keys: Iterable[Hashable]) -> None:
+        missing = [k for k in set(keys) if k not in self.data]
+        if not missing:
+            return
+        found = self.loader(missing)
+        data = self.data
+        for key in missing:
+            data[key] = found.get(key)
+
+    def get(self, key: Hashable) -> Any:
+        try:
+            return self.data[key]
+        except KeyError:
+            self.prefetch((key,))
+            return self.data[key]
+
+
+def _set_loader(fetch: Callable[[list[Any]], set[Any]]) -> Callable[[list[Any]], dict[Any, Any]]:
+    return lambda keys: dict.fromkeys(fetch(keys), True)
+
+
+@dataclass
+class BatchOutput:
+    """Everything a batch adds to the projection, in the order it happened."""
+
+    versions: dict[str, list[NodeRow]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    #: Stored node versions closed by this batch: kind -> [(id, valid_to)].
+    closes: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    type_versions: list[TypeRow] = field(default_factory=list)
+    type_closes: list[tuple[int, int]] = field(default_factory=list)
+    #: (artifact_id, execution_id, type, path, ms, system_metadata, position)
+    events: list[tuple[int, int, int, bytes | None, int, bytes | None, int]] = field(default_factory=list)
+    #: table -> [(first_id, second_id, position)]
+    relations: dict[str, list[tuple[int, int, int]]] = field(
+        default_factory=lambda: {t: [] for t in RELATION_TABLES}
+    )
+    #: (kind, alias_id, canonical_id, position)
+    aliases: list[tuple[str, int, int, int]] = field(default_factory=list)
+
+    def row_count(self) -> int:
+        return (
+            sum(len(v) for v in self.versions.values())
+            + len(self.type_versions)
+            + len(self.events)
+            + sum(len(v) for v in self.relations.values())
+        )
+
+
+class BatchState:
+    """The state one batch applies against: caches over :class:`Lookups` plus the batch output."""
+
+    def __init__(self, lookups: Lookups, types: dict[int, TypeRow]) -> None:
+        self.lookups = lookups
+        self.types = types
+        self.caches: dict[str, Cache] = {}
+        for kind in KINDS:
+            self.caches[f"node:{kind}"] = Cache(lambda ks, k=kind: lookups.nodes(k, ks))
+            self.caches[f"name:{kind}"] = Cache(lambda ks, k=kind: lookups.names(k, ks))
+            self.caches[f"ext:{kind}"] = Cache(lambda ks, k=kind: lookups.external_ids(k, ks))
+            self.caches[f"alias:{kind}"] = Cache(lambda ks, k=kind: lookups.aliases(k, ks))
+        self.caches["event"] = Cache(_set_loader(lookups.events))
+        for table in RELATION_TABLES:
+            self.caches[f"rel:{table}"] = Cache(_set_loader(lambda ks, t=table: lookups.relations(t, ks)))
+        self.caches["up"] = Cache(lookups.parents)
+        # Nodes created in this batch: no stored event or relation can name them yet.
+        self.caches["fresh"] = Cache(lambda keys: {})
+        self.out = BatchOutput()
+
+
+class OpTx:
+    """One op's view: reads fall through to the batch state; writes stay local until :meth:`commit`."""
+
+    def __init__(self, state: BatchState, position: int) -> None:
+        self.state = state
+        self.position = position
+        self.local: dict[str, dict[Any, Any]] = {}
+        self.types: dict[int, TypeRow] = {}
+        self.node_writes: list[tuple[NodeRow, NodeRow | None]] = []
+        self.type_writes: list[tuple[TypeRow, TypeRow | None]] = []
+        self.events: list[tuple[int, int, int, bytes | None, int, bytes | None, int]] = []
+        self.relations: list[tuple[str, int, int]] = []
+        self.aliases: list[tuple[str, int, int]] = []
+
+    def get(self, cache: str, key: Hashable) -> Any:
+        local = self.local.get(cache)
+        if local is not None and key in local:
+            return local[key]
+        return self.state.caches[cache].get(key)
+
+    def set(self, cache: str, key: Hashable, value: Any) -> None:
+        self.local.setdefault(cache, {})[key] = value
+
+    def type(self, type_id: int) -> TypeRow | None:
+        found = self.types.get(type_id)
+        return found if found is not None else self.state.types.get(type_id)
+
+    def commit(self) -> None:
+        state, out, pos = self.state, self.state.out, self.position
+        for name, values in self.local.items():
+            state.caches[name].data.update(values)
+        for new, prev in self.node_writes:
+            if prev is not None:
+                if prev.in_db:
+                    out.closes[new.kind].append((prev.id, pos))
+                else:
+                    prev.valid_to = pos
+            out.versions[new.kind].append(new)
+        for new_type, prev_type in self.type_writes:
+            if prev_type is not None:
+                if prev_type.in_db:
+                    out.type_closes.append((prev_type.id, pos))
+                else:
+                    prev_type.valid_to = pos
+            out.type_versions.append(new_type)
+        state.types.update(self.types)
+        out.events.extend(self.events)
+        for table, a, b in self.relations:
+            out.relations[table].append((a, b, pos))
+        out.aliases.extend((kind, alias, canonical, pos) for kind, alias, canonical in self.aliases)

@@ -1,0 +1,159 @@
+"""Writes a batch's output into DuckDB in bulk: Arrow tables in, one statement per table.
+
+Never row by row (design.md §3.8): every list of rows becomes one Arrow table
+and one ``INSERT ... SELECT``; superseded versions are closed with one
+``UPDATE ... FROM`` per table. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mlmd_log.projector.ddl import NODE_COLUMNS
+from mlmd_log.projector.model import VALUE_COLUMNS, NodeRow
+from mlmd_log.projector.state import RELATION_TABLES, BatchOutput
+
+_VALUE_TYPES = {
+    "int_value": pa.int64(),
+    "double_value": pa.float64(),
+    "string_value": pa.string(),
+    "bool_value": pa.bool_(),
+    "struct_value": pa.string(),
+    "proto_value": pa.binary(),
+}
+
+_NODE_TYPES = {
+    "type_id": pa.int64(),
+    "name": pa.string(),
+    "uri": pa.string(),
+    "external_id": pa.string(),
+    "state": pa.int32(),
+    "last_known_state": pa.int32(),
+}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, pa.Array]) -> None:
+    arrow = pa.table(columns)
+    con.register("_mlmd_batch", arrow)
+    try:
+        names = ", ".join(f'"{c}"' for c in columns)
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _mlmd_batch")
+    finally:
+        con.unregister("_mlmd_batch")
+
+
+def _close(con: duckdb.DuckDBPyConnection, table: str, key: str, closes: Sequence[tuple[int, int]]) -> None:
+    if not closes:
+        return
+    ids, tos = zip(*closes, strict=True)
+    arrow = pa.table({"id": pa.array(ids, pa.int64()), "valid_to": pa.array(tos, pa.int64())})
+    con.register("_mlmd_closes", arrow)
+    try:
+        con.execute(
+            f"UPDATE {table} SET valid_to = c.valid_to FROM _mlmd_closes c "
+            f"WHERE {table}.{key} = c.id AND {table}.valid_to IS NULL"
+        )
+    finally:
+        con.unregister("_mlmd_closes")
+
+
+def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow]) -> None:
+    cols: dict[str, pa.Array] = {"id": pa.array([r.id for r in rows], pa.int64())}
+    for column in NODE_COLUMNS[kind]:
+        attr = "state" if column in ("state", "last_known_state") else column
+        cols[column] = pa.array([getattr(r, attr) for r in rows], _NODE_TYPES[column])
+    cols["create_time_since_epoch"] = pa.array([r.create_time for r in rows], pa.int64())
+    cols["last_update_time_since_epoch"] = pa.array([r.update_time for r in rows], pa.int64())
+    cols["system_metadata"] = pa.array([r.system_metadata for r in rows], pa.binary())
+    cols["valid_from"] = pa.array([r.valid_from for r in rows], pa.int64())
+    cols["valid_to"] = pa.array([r.valid_to for r in rows], pa.int64())
+    _insert(con, f"{kind}_versions", cols)
+
+    owner: list[int] = []
+    froms: list[int] = []
+    names: list[str] = []
+    custom: list[bool] = []
+    values: dict[str, list[Any]] = {c: [] for c in VALUE_COLUMNS}
+    for r in rows:
+        for is_custom, props in ((False, r.props), (True, r.custom)):
+            for name, (column, value) in props.items():
+                owner.append(r.id)
+                froms.append(r.valid_from)
+                names.append(name)
+                custom.append(is_custom)
+                for c, vals in values.items():
+                    vals.append(value if c == column else None)
+    if not owner:
+        return
+    prop_cols: dict[str, pa.Array] = {
+        f"{kind}_id": pa.array(owner, pa.int64()),
+        "valid_from": pa.array(froms, pa.int64()),
+        "name": pa.array(names, pa.string()),
+        "is_custom": pa.array(custom, pa.bool_()),
+    }
+    for c in VALUE_COLUMNS:
+        prop_cols[c] = pa.array(values[c], _VALUE_TYPES[c])
+    _insert(con, f"{kind}_property_versions", prop_cols)
+
+
+def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
+    """Close superseded stored versions, then insert every new row of the batch."""
+    for kind, closes in out.closes.items():
+        _close(con, f"{kind}_versions", "id", closes)
+    _close(con, "type_versions", "id", out.type_closes)
+    for kind, rows in out.versions.items():
+        if rows:
+            _node_versions(con, kind, rows)
+    if out.type_versions:
+        t = out.type_versions
+        _insert(con, "type_versions", {
+            "id": pa.array([r.id for r in t], pa.int64()),
+            "kind": pa.array([r.kind for r in t], pa.string()),
+            "name": pa.array([r.name for r in t], pa.string()),
+            "version": pa.array([r.version for r in t], pa.string()),
+            "description": pa.array([r.description for r in t], pa.string()),
+            "external_id": pa.array([r.external_id for r in t], pa.string()),
+            "base_type": pa.array([r.base_type for r in t], pa.int32()),
+            "input_type": pa.array([r.input_type for r in t], pa.binary()),
+            "output_type": pa.array([r.output_type for r in t], pa.binary()),
+            "valid_from": pa.array([r.valid_from for r in t], pa.int64()),
+            "valid_to": pa.array([r.valid_to for r in t], pa.int64()),
+        })
+        props = [(r.id, r.valid_from, name, dt) for r in t for name, dt in r.props.items()]
+        if props:
+            tid, vf, name, dt = zip(*props, strict=True)
+            _insert(con, "type_property_versions", {
+                "type_id": pa.array(tid, pa.int64()), "valid_from": pa.array(vf, pa.int64()),
+                "name": pa.array(name, pa.string()), "data_type": pa.array(dt, pa.int32()),
+            })
+    if out.events:
+        a, e, ty, path, ms, sysmeta, pos = zip(*out.events, strict=True)
+        _insert(con, "event_versions", {
+            "artifact_id": pa.array(a, pa.int64()), "execution_id": pa.array(e, pa.int64()),
+            "type": pa.array(ty, pa.int32()), "path": pa.array(path, pa.binary()),
+            "milliseconds_since_epoch": pa.array(ms, pa.int64()),
+            "system_metadata": pa.array(sysmeta, pa.binary()), "valid_from": pa.array(pos, pa.int64()),
+        })
+    for table in RELATION_TABLES:
+        rel = out.relations[table]
+        if rel:
+            first, second = {
+                "attribution": ("artifact_id", "context_id"),
+                "association": ("execution_id", "context_id"),
+                "parent_context": ("child_id", "parent_id"),
+            }[table]
+            a_ids, b_ids, pos = zip(*rel, strict=True)
+            _insert(con, f"{table}_versions", {
+                first: pa.array(a_ids, pa.int64()), second: pa.array(b_ids, pa.int64()),
+                "valid_from": pa.array(pos, pa.int64()),
+            })
+    if out.aliases:
+        kind, alias_id, canonical, pos = zip(*out.aliases, strict=True)
+        _insert(con, "id_aliases", {
+            "kind": pa.array(kind, pa.string()), "alias_id": pa.array(alias_id, pa.int64()),
+            "canonical_id": pa.array(canonical, pa.int64()), "valid_from": pa.array(pos, pa.int64()),
+        })
