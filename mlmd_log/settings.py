@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
 def _default_user() -> str:
     try:
         return getpass.getuser()

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, OutOfRangeError, StatusError
-from mlmd_log.ids import TypeKind, type_id_for
 from mlmd_log.projector.model import TypeRow
 from mlmd_log.projector.nodes import alias, insert_node, next_id, put_nodes, resolve, update_node
 from mlmd_log.projector.state import BatchState, OpTx
+from mlmd_log.schemas.checks import check_edges, check_event, check_type
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.schemas.v1 import ops_pb2
+
+from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, StatusError
+from mlmd_log.ids import TypeKind, type_id_for
 
 _EVENT_TYPE_NAME = {v.number: v.name for v in mlmd.Event.Type.DESCRIPTOR.values}
 
@@ -28,12 +30,8 @@ def _type_text(props: dict[str, int]) -> str:
 
 def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) -> int:
     """Register or extend a type; MLMD's compatibility rules for an existing one."""
-    if not msg.name:
-        raise InvalidArgumentError("No type name is specified.")
+    check_type(msg)
     given = dict(msg.properties)
-    for prop, data_type in given.items():
-        if data_type == mlmd.UNKNOWN:
-            raise InvalidArgumentError(f"Property {prop} is UNKNOWN.")
     version = msg.version if msg.HasField("version") else None
     type_id = type_id_for(kind, msg.name, version)
     stored = tx.type(type_id)
@@ -83,12 +81,7 @@ def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) 
 
 
 def put_event(tx: OpTx, event: Any, time_ms: int) -> None:
-    if not event.HasField("type") or event.type == mlmd.Event.UNKNOWN:
-        raise InvalidArgumentError("No event type is specified.")
-    if not event.HasField("artifact_id"):
-        raise InvalidArgumentError("No artifact id is specified.")
-    if not event.HasField("execution_id"):
-        raise InvalidArgumentError("No execution id is specified.")
+    check_event(event)
     artifact_id = resolve(tx, "artifact", event.artifact_id)
     execution_id = resolve(tx, "execution", event.execution_id)
     if tx.get("node:artifact", artifact_id) is None:
@@ -235,8 +228,8 @@ def put_lineage_subgraph(tx: OpTx, req: Any, ids: dict[str, Iterator[int]], time
     context_ids = [
         _context(tx, c, options.reuse_context_if_already_exist, ids["context"], time_ms) for c in req.contexts
     ]
+    check_edges(req.event_edges, len(req.executions), len(req.artifacts))
     for edge in req.event_edges:
-        check_edge_bounds(edge, len(req.executions), len(req.artifacts))
         event = mlmd.Event()
         event.CopyFrom(edge.event)
         event.execution_id = execution_ids[edge.execution_index]
@@ -247,20 +240,6 @@ def put_lineage_subgraph(tx: OpTx, req: Any, ids: dict[str, Iterator[int]], time
             link(tx, "attribution", "artifact", artifact_id, context_id)
         for execution_id in execution_ids:
             link(tx, "association", "execution", execution_id, context_id)
-
-
-def check_edge_bounds(edge: Any, n_executions: int, n_artifacts: int) -> None:
-    """MLMD's bounds check for a put_lineage_subgraph event edge."""
-    if not 0 <= edge.execution_index < n_executions:
-        raise OutOfRangeError(
-            f"The event_edge has an execution_index {edge.execution_index} that is outside the bounds of "
-            f"the request's executions list, [0, {n_executions})."
-        )
-    if not 0 <= edge.artifact_index < n_artifacts:
-        raise OutOfRangeError(
-            f"The event_edge has an artifact_index {edge.artifact_index} that is outside the bounds of "
-            f"the request's artifacts list, [0, {n_artifacts})."
-        )
 
 
 def _put_types(tx: OpTx, req: Any) -> None:

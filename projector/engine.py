@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
-
-from mlmd_log.errors import StatusError
 from mlmd_log.projector.apply import apply_in_tx
 from mlmd_log.projector.ddl import migrate
+from mlmd_log.projector.decode import decode
 from mlmd_log.projector.lookups import DuckLookups
 from mlmd_log.projector.model import TypeRow
 from mlmd_log.projector.prefetch import prefetch
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.projector.state import BatchState
 from mlmd_log.projector.writer import write_output
-from mlmd_log.projector.decode import decode
 from mlmd_log.schemas.v1 import ops_pb2
+
+from mlmd_log.errors import StatusError
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,10 @@
-"""A record read from the log, free of any Kafka client type, so the projector core can import it."""
+"""One record read from the log, as the projector core sees it.
+
+A plain frozen value with no driver types, so the projector core can take
+batches from either log (a Kafka topic or the embedded ``ops`` table) without
+importing ``kafka``. The record time is the log's (the broker record timestamp,
+or the embedded log's append time): the projector stores it and reads no clock.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
-    """One op as the log holds it: its position (offset), record time, key and encoded bytes."""
+    """The record at ``offset`` (its log position): time in epoch ms, key, encoded op bytes.
+
+    ``value`` is the raw op; a record with no value (a Kafka tombstone) arrives
+    as ``b""`` so the decoder rejects it like any other undecodable op.
+    """
 
     offset: int
     timestamp_ms: int

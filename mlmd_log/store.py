@@ -1,0 +1,89 @@
+"""The public store: :func:`connect` and :class:`MetadataStore` (MLMD's write and read API in one object).
+
+Composes a producer over a log (embedded or Kafka) with a reader over the
+DuckDB projection. The only module that opens DuckDB files; DuckDB's lock
+error becomes :class:`~mlmd_log.errors.DatabaseLockedError` here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import duckdb
+
+from mlmd_log.embedded import EmbeddedLog
+from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, UnimplementedError
+from mlmd_log.producer.api import Producer
+from mlmd_log.query.reader import Reader
+from mlmd_log.settings import Settings
+from mlmd_log.urls import parse_log_url
+
+
+def open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
+    """Open (creating) the DuckDB file at ``path``, translating a held lock into a typed, explained error."""
+    if path != ":memory:":
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as err:
+        if "lock" in str(err).lower():
+            raise DatabaseLockedError(
+                f"{path} is owned by another process (DuckDB allows one writer per file). Read it through "
+                f"`mlmd-log serve` of the owning process, or stop that process first. ({err})"
+            ) from err
+        raise
+
+
+class MetadataStore(Producer, Reader):
+    """MLMD's ``MetadataStore`` API over an append-only log and its DuckDB projection."""
+
+    def __init__(self, producer_log: Any, con: duckdb.DuckDBPyConnection | None, settings: Settings) -> None:
+        Producer.__init__(self, producer_log, settings)
+        self._con = con
+        Reader.__init__(self, con.cursor() if con is not None else _NoProjection())  # type: ignore[arg-type]
+        self._embedded = producer_log if isinstance(producer_log, EmbeddedLog) else None
+
+    def replay(self) -> int:
+        """Rebuild the projection from the log (embedded: from ``log_ops``); returns the ops re-applied."""
+        if self._embedded is None:
+            raise UnimplementedError("replay from Kafka is provided by `mlmd-log replay` (issue #6)")
+        return self._embedded.replay()
+
+    def close(self, timeout: float | None = None) -> None:
+        Producer.close(self, timeout)
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _NoProjection:
+    """Stands in for a connection in a write-only store: every read explains itself."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        raise InvalidArgumentError(
+            "this store is write-only (connected to Kafka with db=None): pass db=PATH to read"
+        )
+
+
+def connect(log_url: str | None = None, db: str | None = None, settings: Settings | None = None) -> MetadataStore:
+    """Open a store: ``duckdb:///path`` (embedded, no broker) or ``kafka://host:port/topic`` (+ ``db`` to read)."""
+    settings = settings or Settings()
+    url = parse_log_url(log_url or settings.log)
+    if url.scheme == "duckdb":
+        if db is not None and os.path.abspath(db) != os.path.abspath(url.path):
+            raise InvalidArgumentError(
+                f"an embedded store keeps its log and projection in one file ({url.path}); omit db= or pass the same path"
+            )
+        con = open_duckdb(url.path)
+        return MetadataStore(EmbeddedLog(con), con, settings)
+    from mlmd_log.kafka_store import open_kafka_store
+
+    return open_kafka_store(url, db, settings)

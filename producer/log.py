@@ -1,0 +1,40 @@
+"""The contract between the write API and a log: append an op, lease ids, flush, close.
+
+Two implementations: the Kafka log (:mod:`mlmd_log.producer.kafka_log`) and the
+embedded log inside a DuckDB file (:mod:`mlmd_log.embedded`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mlmd_log.schemas.v1 import ops_pb2
+
+
+class Receipt(Protocol):
+    """An appended op: its id, and its log position once the log has acknowledged it."""
+
+    op_id: str
+
+    def position(self, timeout: float | None = None) -> int:
+        """Block until acknowledged; the op's log position. Raises the delivery error otherwise."""
+        ...
+
+
+class OpLog(Protocol):
+    """Where a producer appends its ops."""
+
+    def append(self, op: ops_pb2.Operation, data: bytes, *, wait: bool = False) -> Receipt:
+        """Append ``data`` (the encoded ``op``). Embedded logs apply it at once and raise its rejection."""
+        ...
+
+    def lease(self, op: ops_pb2.Operation, data: bytes) -> int:
+        """Append a lease op and return its acknowledged log position."""
+        ...
+
+    def sync(self, timeout: float | None = None) -> None:
+        """Block until every op appended so far is acknowledged (and projected, where this log has a projection);
+        raise the MLMD error of the first rejected one."""
+        ...
+
+    def close(self, timeout: float | None = None) -> None: ...

@@ -1,0 +1,348 @@
+"""MLMD's read API over the DuckDB projection, with ``as_of`` on every read.
+
+Every query is assembled from fixed SQL fragments chosen by code (node kind,
+ordering) with every value passed as a parameter; no caller text reaches SQL.
+Semantics follow MLMD 1.17.1 (shared/reference/mlmd_behaviour.md): ``*_by_id``
+drops missing ids and returns id order; unknown types give empty lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+from mlmd_log.projector.model import VALUE_COLUMNS
+from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
+from mlmd_log.query.convert import event_proto, node_protos, node_select, type_proto
+from mlmd_log.query.options import ListOptions, OrderByField
+from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
+
+from mlmd_log.errors import NotFoundError, UnimplementedError
+
+_ORDER = {
+    OrderByField.ID: "v.id",
+    OrderByField.CREATE_TIME: "v.create_time_since_epoch",
+    OrderByField.UPDATE_TIME: "v.last_update_time_since_epoch",
+}
+_LINK = {"artifact": ("attribution", "artifact_id"), "execution": ("association", "execution_id")}
+
+
+class Reader:
+    """Reads the projection behind ``con`` (a connection or cursor this object may use freely)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    # -- generic machinery ------------------------------------------------------------------------------
+
+    def _position(self, as_of: AsOf) -> int | None:
+        return resolve_as_of(self.con, as_of)
+
+    def _nodes(
+        self, kind: str, cond: str, params: Sequence[Any], position: int | None,
+        options: ListOptions | None = None,
+    ) -> list[Any]:
+        vf, vparams = version_filter("v", position)
+        order, limit = "v.id", ""
+        if options is not None:
+            if options.filter_query:
+                raise UnimplementedError(
+                    "filter_query is not available yet in this build of mlmd-log (tracked by issue #5)"
+                )
+            column = _ORDER[options.order_by or OrderByField.ID]
+            direction = "ASC" if options.is_asc else "DESC"
+            order = f"{column} {direction}, v.id {direction}"
+            if options.limit is not None:
+                limit = f" LIMIT {int(options.limit)}"
+        rows = self.con.execute(
+            f"SELECT {node_select(kind)} FROM {kind}_versions v "
+            "JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL "
+            f"WHERE {vf} AND ({cond}) ORDER BY {order}{limit}",
+            [*vparams, *params],
+        ).fetchall()
+        if not rows:
+            return []
+        props = self.con.execute(
+            f"SELECT p.{kind}_id, p.name, p.is_custom, {', '.join('p.' + c for c in VALUE_COLUMNS)} "
+            f"FROM {kind}_property_versions p "
+            "JOIN (SELECT unnest(?::BIGINT[]) AS id, unnest(?::BIGINT[]) AS vf) k "
+            f"ON p.{kind}_id = k.id AND p.valid_from = k.vf ORDER BY p.name",
+            [[r[0] for r in rows], [r[-1] for r in rows]],
+        ).fetchall()
+        return node_protos(kind, rows, props)
+
+    def _resolve_ids(self, kind: str, ids: Sequence[int], position: int | None) -> list[int]:
+        if not ids:
+            return []
+        pos_cond = "" if position is None else " AND valid_from <= ?"
+        rows = self.con.execute(
+            "SELECT alias_id, canonical_id FROM id_aliases WHERE kind = ? "
+            f"AND alias_id IN (SELECT unnest(?::BIGINT[])){pos_cond}",
+            [kind, list(ids)] + ([] if position is None else [position]),
+        ).fetchall()
+        aliases = dict(rows)
+        return [aliases.get(i, i) for i in ids]
+
+    def _by_ids(self, kind: str, ids: Sequence[int], as_of: AsOf) -> list[Any]:
+        position = self._position(as_of)
+        wanted = self._resolve_ids(kind, list(ids), position)
+        if not wanted:
+            return []
+        return self._nodes(kind, "v.id IN (SELECT unnest(?::BIGINT[]))", [wanted], position)
+
+    def _type_ids(self, kind: str, type_name: str, type_version: str | None) -> list[int]:
+        if type_version is None:
+            rows = self.con.execute(
+                "SELECT id FROM type_versions WHERE kind = ? AND name = ? AND version IS NULL AND valid_to IS NULL",
+                [kind, type_name],
+            ).fetchall()
+        else:
+            rows = self.con.execute(
+                "SELECT id FROM type_versions WHERE kind = ? AND name = ? AND version = ? AND valid_to IS NULL",
+                [kind, type_name, type_version],
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def _by_type(
+        self, kind: str, type_name: str, type_version: str | None, options: ListOptions | None, as_of: AsOf
+    ) -> list[Any]:
+        type_ids = self._type_ids(kind, type_name, type_version)
+        if not type_ids:
+            return []
+        return self._nodes(kind, "v.type_id = ?", [type_ids[0]], self._position(as_of), options)
+
+    def _by_type_and_name(
+        self, kind: str, type_name: str, name: str, type_version: str | None, as_of: AsOf
+    ) -> Any | None:
+        type_ids = self._type_ids(kind, type_name, type_version)
+        if not type_ids:
+            return None
+        found = self._nodes(kind, "v.type_id = ? AND v.name = ?", [type_ids[0], name], self._position(as_of))
+        return found[0] if found else None
+
+    def _by_external_ids(self, kind: str, external_ids: Sequence[str], as_of: AsOf) -> list[Any]:
+        if not external_ids:
+            return []
+        return self._nodes(
+            kind, "v.external_id IN (SELECT unnest(?::VARCHAR[]))", [list(external_ids)], self._position(as_of)
+        )
+
+    def _by_context(self, kind: str, context_id: int, options: ListOptions | None, as_of: AsOf) -> list[Any]:
+        position = self._position(as_of)
+        (context_id,) = self._resolve_ids("context", [context_id], position)
+        table, column = _LINK[kind]
+        rf, rparams = version_filter("r", position)
+        return self._nodes(
+            kind,
+            f"v.id IN (SELECT r.{column} FROM {table}_versions r WHERE r.context_id = ? AND {rf})",
+            [context_id, *rparams],
+            position,
+            options,
+        )
+
+    def _contexts_of(self, kind: str, node_id: int, as_of: AsOf) -> list[Any]:
+        position = self._position(as_of)
+        (node_id,) = self._resolve_ids(kind, [node_id], position)
+        table, column = _LINK[kind]
+        rf, rparams = version_filter("r", position)
+        return self._nodes(
+            "context",
+            f"v.id IN (SELECT r.context_id FROM {table}_versions r WHERE r.{column} = ? AND {rf})",
+            [node_id, *rparams],
+            position,
+        )
+
+    # -- artifacts, executions, contexts --------------------------------------------------------------
+
+    def get_artifacts(self, list_options: ListOptions | None = None, *, as_of: AsOf = None) -> list[mlmd.Artifact]:
+        return self._nodes("artifact", "TRUE", [], self._position(as_of), list_options)
+
+    def get_executions(self, list_options: ListOptions | None = None, *, as_of: AsOf = None) -> list[mlmd.Execution]:
+        return self._nodes("execution", "TRUE", [], self._position(as_of), list_options)
+
+    def get_contexts(self, list_options: ListOptions | None = None, *, as_of: AsOf = None) -> list[mlmd.Context]:
+        return self._nodes("context", "TRUE", [], self._position(as_of), list_options)
+
+    def get_artifacts_by_id(self, artifact_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.Artifact]:
+        return self._by_ids("artifact", artifact_ids, as_of)
+
+    def get_executions_by_id(self, execution_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.Execution]:
+        return self._by_ids("execution", execution_ids, as_of)
+
+    def get_contexts_by_id(self, context_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.Context]:
+        return self._by_ids("context", context_ids, as_of)
+
+    def get_artifacts_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None,
+        *, as_of: AsOf = None,
+    ) -> list[mlmd.Artifact]:
+        return self._by_type("artifact", type_name, type_version, list_options, as_of)
+
+    def get_executions_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None,
+        *, as_of: AsOf = None,
+    ) -> list[mlmd.Execution]:
+        return self._by_type("execution", type_name, type_version, list_options, as_of)
+
+    def get_contexts_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None,
+        *, as_of: AsOf = None,
+    ) -> list[mlmd.Context]:
+        return self._by_type("context", type_name, type_version, list_options, as_of)
+
+    def get_artifact_by_type_and_name(
+        self, type_name: str, artifact_name: str, type_version: str | None = None, *, as_of: AsOf = None
+    ) -> mlmd.Artifact | None:
+        return self._by_type_and_name("artifact", type_name, artifact_name, type_version, as_of)  # type: ignore[no-any-return]
+
+    def get_execution_by_type_and_name(
+        self, type_name: str, execution_name: str, type_version: str | None = None, *, as_of: AsOf = None
+    ) -> mlmd.Execution | None:
+        return self._by_type_and_name("execution", type_name, execution_name, type_version, as_of)  # type: ignore[no-any-return]
+
+    def get_context_by_type_and_name(
+        self, type_name: str, context_name: str, type_version: str | None = None, *, as_of: AsOf = None
+    ) -> mlmd.Context | None:
+        return self._by_type_and_name("context", type_name, context_name, type_version, as_of)  # type: ignore[no-any-return]
+
+    def get_artifacts_by_external_ids(self, external_ids: Sequence[str], *, as_of: AsOf = None) -> list[mlmd.Artifact]:
+        return self._by_external_ids("artifact", external_ids, as_of)
+
+    def get_executions_by_external_ids(self, external_ids: Sequence[str], *, as_of: AsOf = None) -> list[mlmd.Execution]:
+        return self._by_external_ids("execution", external_ids, as_of)
+
+    def get_contexts_by_external_ids(self, external_ids: Sequence[str], *, as_of: AsOf = None) -> list[mlmd.Context]:
+        return self._by_external_ids("context", external_ids, as_of)
+
+    def get_artifacts_by_uri(self, uri: str, *, as_of: AsOf = None) -> list[mlmd.Artifact]:
+        return self._nodes("artifact", "v.uri = ?", [uri], self._position(as_of))
+
+    def get_artifacts_by_context(
+        self, context_id: int, list_options: ListOptions | None = None, *, as_of: AsOf = None
+    ) -> list[mlmd.Artifact]:
+        return self._by_context("artifact", context_id, list_options, as_of)
+
+    def get_executions_by_context(
+        self, context_id: int, list_options: ListOptions | None = None, *, as_of: AsOf = None
+    ) -> list[mlmd.Execution]:
+        return self._by_context("execution", context_id, list_options, as_of)
+
+    def get_contexts_by_artifact(self, artifact_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
+        found = self._contexts_of("artifact", artifact_id, as_of)
+        if not found:
+            raise NotFoundError(f"No contexts found for artifact_id: {artifact_id}")
+        return found
+
+    def get_contexts_by_execution(self, execution_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
+        found = self._contexts_of("execution", execution_id, as_of)
+        if not found:
+            raise NotFoundError(f"No contexts found for execution_id: {execution_id}")
+        return found
+
+    def _context_edges(self, context_id: int, mine: str, other: str, as_of: AsOf) -> list[mlmd.Context]:
+        position = self._position(as_of)
+        (context_id,) = self._resolve_ids("context", [context_id], position)
+        rf, rparams = version_filter("r", position)
+        return self._nodes(
+            "context",
+            f"v.id IN (SELECT r.{other} FROM parent_context_versions r WHERE r.{mine} = ? AND {rf})",
+            [context_id, *rparams],
+            position,
+        )
+
+    def get_parent_contexts_by_context(self, context_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
+        return self._context_edges(context_id, "child_id", "parent_id", as_of)
+
+    def get_children_contexts_by_context(self, context_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
+        return self._context_edges(context_id, "parent_id", "child_id", as_of)
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def _events(self, column: str, kind: str, ids: Sequence[int], as_of: AsOf) -> list[mlmd.Event]:
+        position = self._position(as_of)
+        wanted = self._resolve_ids(kind, list(ids), position)
+        if not wanted:
+            return []
+        vf, vparams = version_filter("v", position)
+        rows = self.con.execute(
+            "SELECT artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata "
+            f"FROM event_versions v WHERE {vf} AND {column} IN (SELECT unnest(?::BIGINT[])) "
+            "ORDER BY valid_from, artifact_id, execution_id, type",
+            [*vparams, wanted],
+        ).fetchall()
+        return [event_proto(r) for r in rows]
+
+    def get_events_by_artifact_ids(self, artifact_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.Event]:
+        return self._events("artifact_id", "artifact", artifact_ids, as_of)
+
+    def get_events_by_execution_ids(self, execution_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.Event]:
+        return self._events("execution_id", "execution", execution_ids, as_of)
+
+    # -- types ---------------------------------------------------------------------------------------
+
+    def _types(self, kind: str, cond: str, params: Sequence[Any], as_of: AsOf) -> list[Any]:
+        position = self._position(as_of)
+        vf, vparams = version_filter("t", position)
+        rows = self.con.execute(
+            "SELECT t.id, t.name, t.version, t.description, t.external_id, t.base_type, t.input_type, "
+            f"t.output_type, t.valid_from FROM type_versions t WHERE {vf} AND t.kind = ? AND ({cond}) ORDER BY t.id",
+            [*vparams, kind, *params],
+        ).fetchall()
+        if not rows:
+            return []
+        props: dict[tuple[int, int], dict[str, int]] = {}
+        for type_id, valid_from, name, data_type in self.con.execute(
+            "SELECT p.type_id, p.valid_from, p.name, p.data_type FROM type_property_versions p "
+            "JOIN (SELECT unnest(?::BIGINT[]) AS id, unnest(?::BIGINT[]) AS vf) k "
+            "ON p.type_id = k.id AND p.valid_from = k.vf ORDER BY p.name",
+            [[r[0] for r in rows], [r[-1] for r in rows]],
+        ).fetchall():
+            props.setdefault((type_id, valid_from), {})[name] = data_type
+        return [type_proto(kind, r[:-1], props.get((r[0], r[-1]), {})) for r in rows]
+
+    def _type(self, kind: str, type_name: str, type_version: str | None, as_of: AsOf) -> Any:
+        if type_version is None:
+            found = self._types(kind, "t.name = ? AND t.version IS NULL", [type_name], as_of)
+        else:
+            found = self._types(kind, "t.name = ? AND t.version = ?", [type_name, type_version], as_of)
+        if not found:
+            version = "nullopt" if type_version is None else type_version
+            raise NotFoundError(f"No type found for query, name: `{type_name}`, version: `{version}`")
+        return found[0]
+
+    def get_artifact_type(self, type_name: str, type_version: str | None = None, *, as_of: AsOf = None) -> mlmd.ArtifactType:
+        return self._type("artifact", type_name, type_version, as_of)  # type: ignore[no-any-return]
+
+    def get_execution_type(self, type_name: str, type_version: str | None = None, *, as_of: AsOf = None) -> mlmd.ExecutionType:
+        return self._type("execution", type_name, type_version, as_of)  # type: ignore[no-any-return]
+
+    def get_context_type(self, type_name: str, type_version: str | None = None, *, as_of: AsOf = None) -> mlmd.ContextType:
+        return self._type("context", type_name, type_version, as_of)  # type: ignore[no-any-return]
+
+    def get_artifact_types(self, *, as_of: AsOf = None) -> list[mlmd.ArtifactType]:
+        return self._types("artifact", "t.id >= 10", [], as_of)
+
+    def get_execution_types(self, *, as_of: AsOf = None) -> list[mlmd.ExecutionType]:
+        return self._types("execution", "t.id >= 10", [], as_of)
+
+    def get_context_types(self, *, as_of: AsOf = None) -> list[mlmd.ContextType]:
+        return self._types("context", "t.id >= 10", [], as_of)
+
+    def get_artifact_types_by_id(self, type_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.ArtifactType]:
+        return self._types("artifact", "t.id IN (SELECT unnest(?::BIGINT[]))", [list(type_ids)], as_of)
+
+    def get_execution_types_by_id(self, type_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.ExecutionType]:
+        return self._types("execution", "t.id IN (SELECT unnest(?::BIGINT[]))", [list(type_ids)], as_of)
+
+    def get_context_types_by_id(self, type_ids: Sequence[int], *, as_of: AsOf = None) -> list[mlmd.ContextType]:
+        return self._types("context", "t.id IN (SELECT unnest(?::BIGINT[]))", [list(type_ids)], as_of)
+
+    def get_artifact_types_by_external_ids(self, external_ids: Sequence[str], *, as_of: AsOf = None) -> list[mlmd.ArtifactType]:
+        return self._types("artifact", "t.external_id IN (SELECT unnest(?::VARCHAR[]))", [list(external_ids)], as_of)
+
+    def get_execution_types_by_external_ids(self, external_ids: Sequence[str], *, as_of: AsOf = None) -> list[mlmd.ExecutionType]:
+        return self._types("execution", "t.external_id IN (SELECT unnest(?::VARCHAR[]))", [list(external_ids)], as_of)
+
+    def get_context_types_by_external_ids(self, external_ids: Sequence[str], *, as_of: AsOf = None) -> list[mlmd.ContextType]:
+        return self._types("context", "t.external_id IN (SELECT unnest(?::VARCHAR[]))", [list(external_ids)], as_of)
