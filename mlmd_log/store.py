@@ -17,7 +17,7 @@ from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, Unimpleme
 from mlmd_log.producer.api import Producer
 from mlmd_log.query.reader import Reader
 from mlmd_log.settings import Settings
-from mlmd_log.urls import parse_log_url
+from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
 
 def open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
@@ -42,7 +42,7 @@ class MetadataStore(Producer, Reader):
     def __init__(self, producer_log: Any, con: duckdb.DuckDBPyConnection | None, settings: Settings) -> None:
         Producer.__init__(self, producer_log, settings)
         self._con = con
-        Reader.__init__(self, con.cursor() if con is not None else _NoProjection())  # type: ignore[arg-type]
+        Reader.__init__(self, con.cursor() if con is not None else _NoProjection())  # type: ignore[arg-type]  # explains itself on use
         self._embedded = producer_log if isinstance(producer_log, EmbeddedLog) else None
 
     def replay(self) -> int:
@@ -77,7 +77,7 @@ def connect(log_url: str | None = None, db: str | None = None, settings: Setting
     """Open a store: ``duckdb:///path`` (embedded, no broker) or ``kafka://host:port/topic`` (+ ``db`` to read)."""
     settings = settings or Settings()
     url = parse_log_url(log_url or settings.log)
-    if url.scheme == "duckdb":
+    if isinstance(url, DuckDBLogUrl):
         if db is not None and os.path.abspath(db) != os.path.abspath(url.path):
             raise InvalidArgumentError(
                 f"an embedded store keeps its log and projection in one file ({url.path}); omit db= or pass the same path"

@@ -267,15 +267,10 @@ def apply_op(tx: OpTx, op: ops_pb2.Operation, time_ms: int) -> None:
     }
     if payload == "lease_ids":
         return
-    if payload == "put_artifacts":
-        req = op.put_artifacts
-        put_nodes(tx, "artifact", req.artifacts, _paths(req), ids["artifact"], time_ms)
-    elif payload == "put_executions":
-        req = op.put_executions
-        put_nodes(tx, "execution", req.executions, _paths(req), ids["execution"], time_ms)
-    elif payload == "put_contexts":
-        req = op.put_contexts
-        put_nodes(tx, "context", req.contexts, _paths(req), ids["context"], time_ms)
+    if payload in ("put_artifacts", "put_executions", "put_contexts"):
+        kind = payload[4:-1]
+        req: Any = getattr(op, payload)
+        put_nodes(tx, kind, getattr(req, f"{kind}s"), _paths(req), ids[kind], time_ms)
     elif payload == "put_events":
         for event in op.put_events.events:
             put_event(tx, event, time_ms)
@@ -284,23 +279,18 @@ def apply_op(tx: OpTx, op: ops_pb2.Operation, time_ms: int) -> None:
     elif payload == "put_lineage_subgraph":
         put_lineage_subgraph(tx, op.put_lineage_subgraph, ids, time_ms)
     elif payload == "put_attributions_and_associations":
-        req = op.put_attributions_and_associations
-        for a in req.attributions:
+        links = op.put_attributions_and_associations
+        for a in links.attributions:
             link(tx, "attribution", "artifact", a.artifact_id, a.context_id)
-        for s in req.associations:
+        for s in links.associations:
             link(tx, "association", "execution", s.execution_id, s.context_id)
     elif payload == "put_parent_contexts":
         for edge in op.put_parent_contexts.parent_contexts:
             put_parent_context(tx, edge)
-    elif payload == "put_artifact_type":
-        r = op.put_artifact_type
-        put_type(tx, "artifact", r.artifact_type, r.can_add_fields, r.can_omit_fields)
-    elif payload == "put_execution_type":
-        r = op.put_execution_type
-        put_type(tx, "execution", r.execution_type, r.can_add_fields, r.can_omit_fields)
-    elif payload == "put_context_type":
-        r = op.put_context_type
-        put_type(tx, "context", r.context_type, r.can_add_fields, r.can_omit_fields)
+    elif payload in ("put_artifact_type", "put_execution_type", "put_context_type"):
+        type_kind: TypeKind = payload[4:-5]  # one of the three kinds, by the test above
+        r: Any = getattr(op, payload)
+        put_type(tx, type_kind, getattr(r, f"{type_kind}_type"), r.can_add_fields, r.can_omit_fields)
     elif payload == "put_types":
         _put_types(tx, op.put_types)
     else:

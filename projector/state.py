@@ -10,6 +10,7 @@ the batch state so that a failing op leaves no trace (per-op atomicity).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -105,13 +106,13 @@ class BatchState:
         self.types = types
         self.caches: dict[str, Cache] = {}
         for kind in KINDS:
-            self.caches[f"node:{kind}"] = Cache(lambda ks, k=kind: lookups.nodes(k, ks))
-            self.caches[f"name:{kind}"] = Cache(lambda ks, k=kind: lookups.names(k, ks))
-            self.caches[f"ext:{kind}"] = Cache(lambda ks, k=kind: lookups.external_ids(k, ks))
-            self.caches[f"alias:{kind}"] = Cache(lambda ks, k=kind: lookups.aliases(k, ks))
+            self.caches[f"node:{kind}"] = Cache(functools.partial(lookups.nodes, kind))
+            self.caches[f"name:{kind}"] = Cache(functools.partial(lookups.names, kind))
+            self.caches[f"ext:{kind}"] = Cache(functools.partial(lookups.external_ids, kind))
+            self.caches[f"alias:{kind}"] = Cache(functools.partial(lookups.aliases, kind))
         self.caches["event"] = Cache(_set_loader(lookups.events))
         for table in RELATION_TABLES:
-            self.caches[f"rel:{table}"] = Cache(_set_loader(lambda ks, t=table: lookups.relations(t, ks)))
+            self.caches[f"rel:{table}"] = Cache(_set_loader(functools.partial(lookups.relations, table)))
         self.caches["up"] = Cache(lookups.parents)
         # Nodes created in this batch: no stored event or relation can name them yet.
         self.caches["fresh"] = Cache(lambda keys: {})

@@ -151,8 +151,8 @@ def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
                 "valid_from": pa.array(pos, pa.int64()),
             })
     if out.aliases:
-        kind, alias_id, canonical, pos = zip(*out.aliases, strict=True)
+        kinds, alias_ids, canonical, positions = zip(*out.aliases, strict=True)
         _insert(con, "id_aliases", {
-            "kind": pa.array(kind, pa.string()), "alias_id": pa.array(alias_id, pa.int64()),
-            "canonical_id": pa.array(canonical, pa.int64()), "valid_from": pa.array(pos, pa.int64()),
+            "kind": pa.array(kinds, pa.string()), "alias_id": pa.array(alias_ids, pa.int64()),
+            "canonical_id": pa.array(canonical, pa.int64()), "valid_from": pa.array(positions, pa.int64()),
         })

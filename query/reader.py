@@ -34,6 +34,11 @@ class Reader:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
 
+    def log_position(self) -> int:
+        """The last log position this projection has applied (-1 when empty): a valid ``as_of``."""
+        row = self.con.execute("SELECT position FROM checkpoint WHERE singleton = 1").fetchone()
+        return int(row[0]) if row else -1
+
     # -- generic machinery ------------------------------------------------------------------------------
 
     def _position(self, as_of: AsOf) -> int | None:
@@ -194,17 +199,17 @@ class Reader:
     def get_artifact_by_type_and_name(
         self, type_name: str, artifact_name: str, type_version: str | None = None, *, as_of: AsOf = None
     ) -> mlmd.Artifact | None:
-        return self._by_type_and_name("artifact", type_name, artifact_name, type_version, as_of)  # type: ignore[no-any-return]
+        return self._by_type_and_name("artifact", type_name, artifact_name, type_version, as_of)
 
     def get_execution_by_type_and_name(
         self, type_name: str, execution_name: str, type_version: str | None = None, *, as_of: AsOf = None
     ) -> mlmd.Execution | None:
-        return self._by_type_and_name("execution", type_name, execution_name, type_version, as_of)  # type: ignore[no-any-return]
+        return self._by_type_and_name("execution", type_name, execution_name, type_version, as_of)
 
     def get_context_by_type_and_name(
         self, type_name: str, context_name: str, type_version: str | None = None, *, as_of: AsOf = None
     ) -> mlmd.Context | None:
-        return self._by_type_and_name("context", type_name, context_name, type_version, as_of)  # type: ignore[no-any-return]
+        return self._by_type_and_name("context", type_name, context_name, type_version, as_of)
 
     def get_artifacts_by_external_ids(self, external_ids: Sequence[str], *, as_of: AsOf = None) -> list[mlmd.Artifact]:
         return self._by_external_ids("artifact", external_ids, as_of)
