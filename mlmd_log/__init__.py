@@ -12,9 +12,17 @@ the whole store.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# In a source checkout the subpackages live in top-level folders (producer/, projector/, query/, schemas/),
+# mapped by pyproject.toml when installed. When this folder is imported straight from the checkout (the
+# checkout on sys.path, as with `python -m` there), let the import system find them beside it too.
+_checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(_checkout, "projector", "engine.py")) and _checkout not in __path__:
+    __path__.append(_checkout)
 
 _LAZY = {
     "connect": "mlmd_log.store",
