@@ -1,0 +1,80 @@
+"""A store over Kafka: ops go to the topic; with ``db`` a replica projector in this process keeps a DuckDB file.
+
+Writes never wait for the projector unless asked (``wait=True`` or
+:meth:`sync`); then they wait for the replica to pass the op's offset and raise
+its rejection with MLMD's error class (ADR 0001).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
+from mlmd_log.projector.loop import ProjectorLoop
+from mlmd_log.query.outcomes import first_rejection
+from mlmd_log.schemas.v1 import ops_pb2
+from mlmd_log.settings import Settings
+from mlmd_log.store import MetadataStore, open_duckdb
+from mlmd_log.urls import KafkaLogUrl
+
+
+class KafkaOpLog:
+    """:class:`~mlmd_log.producer.log.OpLog` over a Kafka topic, optionally paired with a replica projector."""
+
+    def __init__(
+        self, writer: KafkaLogWriter, replica: ProjectorLoop | None, settings: Settings,
+        outcomes: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        self.writer = writer
+        self.replica = replica
+        self.settings = settings
+        self._outcomes = outcomes
+        self._pending: list[SendFuture] = []
+
+    def append(self, op: ops_pb2.Operation, data: bytes, *, wait: bool = False) -> SendFuture:
+        future = self.writer.send(data, op_id=op.op_id)
+        self._pending.append(future)
+        if wait:
+            self._settle([future], self.settings.delivery_timeout_s)
+        return future
+
+    def lease(self, op: ops_pb2.Operation, data: bytes) -> int:
+        return self.writer.send(data, op_id=op.op_id).position(self.settings.delivery_timeout_s)
+
+    def _settle(self, futures: list[SendFuture], timeout: float | None) -> None:
+        last = max(f.position(timeout) for f in futures)
+        if self.replica is None or self._outcomes is None:
+            return
+        self.replica.wait_for(last, timeout)
+        error = first_rejection(self._outcomes, [f.op_id for f in futures])
+        if error is not None:
+            raise error
+
+    def sync(self, timeout: float | None = None) -> None:
+        pending, self._pending = self._pending, []
+        self.writer.flush(timeout if timeout is not None else self.settings.delivery_timeout_s)
+        if pending:
+            self._settle(pending, timeout if timeout is not None else self.settings.delivery_timeout_s)
+
+    def close(self, timeout: float | None = None) -> None:
+        try:
+            self.writer.close(timeout if timeout is not None else self.settings.delivery_timeout_s)
+        finally:
+            if self.replica is not None:
+                self.replica.stop()
+
+
+def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> MetadataStore:
+    """``connect()`` for ``kafka://`` URLs: ensure the topic, start the replica when ``db`` is given."""
+    from mlmd_log.projector.transport import KafkaLogReader
+
+    writer = KafkaLogWriter(settings, list(url.bootstrap), url.topic)
+    writer.ensure_topic()
+    if db is None:
+        return MetadataStore(KafkaOpLog(writer, None, settings), None, settings)
+    con = open_duckdb(db)
+    replica = ProjectorLoop(con.cursor(), KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
+    store = MetadataStore(KafkaOpLog(writer, replica, settings, con.cursor()), con, settings)
+    replica.start()
+    return store
+

@@ -1,0 +1,135 @@
+"""The projector's loop over Kafka: seek past the checkpoint, poll micro-batches, project each in one transaction.
+
+Exactly once: the consumed position is committed with the rows (engine), and
+on start the loop seeks to checkpoint + 1 with ``assign()``/``seek()``, never
+consumer-group commits. Before consuming it checks that the log still holds
+what the projection has applied (the op at the checkpoint), and stops with
+:class:`~mlmd_log.errors.LogRegressionError` otherwise, changing nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import duckdb
+from mlmd_log.projector.decode import decode
+from mlmd_log.projector.engine import BatchReport, Projector
+from mlmd_log.projector.records import LogRecord
+from mlmd_log.schemas.v1 import ops_pb2
+
+from mlmd_log.errors import DeadlineExceededError, LogRegressionError
+from mlmd_log.settings import Settings
+
+
+class LogSource(Protocol):
+    """What the loop needs from a log reader (the Kafka transport implements it)."""
+
+    def seek(self, offset: int) -> None: ...
+
+    def poll_batch(self, max_records: int, timeout_ms: int) -> list[LogRecord]: ...
+
+    def read_at(self, offset: int) -> LogRecord | None: ...
+
+    def end_offset(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class ProjectorLoop:
+    """Runs a :class:`Projector` over a :class:`LogSource`; other threads may wait for a position."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: LogSource, settings: Settings) -> None:
+        self.projector = Projector(con)
+        self.source = source
+        self.settings = settings
+        self._cond = threading.Condition()
+        self._position = self.projector.checkpoint().position
+        self._failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def check_regression(self) -> None:
+        """Stop (raise) when the log no longer holds the op the checkpoint says was applied there."""
+        cp = self.projector.checkpoint()
+        if cp.position < 0:
+            return
+        record = self.source.read_at(cp.position)
+        if record is None:
+            raise LogRegressionError(
+                f"the projection has applied the log up to position {cp.position}, but the log now ends before "
+                "it (was the broker restarted with in-memory storage, or the topic recreated?). Nothing was "
+                "changed; replay into a new DuckDB file, or point at the right topic."
+            )
+        if cp.op_id is not None:
+            op = decode(record.value)
+            found = op.op_id if isinstance(op, ops_pb2.Operation) else None
+            if found != cp.op_id:
+                raise LogRegressionError(
+                    f"the log holds op {found!r} at position {cp.position}, but the projection applied op "
+                    f"{cp.op_id!r} there: this is a different log. Nothing was changed."
+                )
+
+    def step(self) -> BatchReport | None:
+        """Poll one micro-batch and project it; None when nothing arrived."""
+        records = self.source.poll_batch(self.settings.batch_max_ops, self.settings.batch_max_ms)
+        if not records:
+            return None
+        report = self.projector.project(records)
+        with self._cond:
+            self._position = records[-1].offset
+            self._cond.notify_all()
+        return report
+
+    def run(self, *, until_caught_up: bool = False, on_batch: Callable[[BatchReport], None] | None = None) -> None:
+        """Project until stopped (or, with ``until_caught_up``, until the log's end when the loop started)."""
+        self.check_regression()
+        self.source.seek(self._position + 1)
+        target = self.source.end_offset() - 1 if until_caught_up else None
+        while not self._stop.is_set():
+            report = self.step()
+            if report is not None and on_batch is not None:
+                on_batch(report)
+            if target is not None and self._position >= target:
+                return
+
+    def start(self) -> None:
+        """Run in a background thread (a replica inside a store); failures reach :meth:`wait_for`."""
+        self.check_regression()
+
+        def body() -> None:
+            try:
+                self.run()
+            except BaseException as err:
+                with self._cond:
+                    self._failure = err
+                    self._cond.notify_all()
+
+        self._thread = threading.Thread(target=body, name="mlmd-log-projector", daemon=True)
+        self._thread.start()
+
+    def wait_for(self, position: int, timeout: float | None) -> None:
+        """Block until ``position`` is projected; raise the loop's failure or DeadlineExceededError."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._position < position:
+                if self._failure is not None:
+                    raise self._failure
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceededError(
+                        f"the projection reached position {self._position}, not {position}, within {timeout} s"
+                    )
+                self._cond.wait(remaining if remaining is not None else 0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.source.close()
