@@ -120,6 +120,8 @@ class Projector:
                     (record.offset, outcome.op_id, type(err).__name__, err.error_code, err.message, record.timestamp_ms)
                 )
         write_output(self.con, state.out)
+        for written in state.out.type_versions:
+            written.in_db = True  # the type cache outlives the batch: later closes must UPDATE the stored row
         report.rows = state.out.row_count()
         self._write_archive(archive, rejections)
         last = records[-1]

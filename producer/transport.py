@@ -1,0 +1,454 @@
+"""The producer's Kafka transport: append encoded ops to partition 0 of one topic and report each one's fate.
+
+This is the only producer module that imports ``kafka`` (design.md §4). It
+wraps kafka-python once, typed, and connects lazily: nothing touches the
+network until :meth:`KafkaLogWriter.ensure_topic` or the first
+:meth:`KafkaLogWriter.send`. Every kafka-python error is translated in one
+place (:meth:`KafkaLogWriter._translate`) into the project's hierarchy.
+
+Delivery is ``acks=all`` with the idempotent producer, and every record goes to
+partition 0 explicitly: the log is one ordered partition (§4), and a record
+must never land in a partition the projector does not read, even on a topic
+that someone re-created with more partitions. Each send carries the caller's
+``op_id``; :meth:`~KafkaLogWriter.flush` and :meth:`~KafkaLogWriter.close`
+raise :class:`~mlmd_log.errors.DeliveryError` naming every op that was not
+acknowledged.
+
+kafka-python 3.0.12 facts this module works around:
+
+* ``allow_auto_create_topics=False`` never reaches the client's metadata
+  requests (``KafkaConnectionManager`` builds ``ClusterMetadata`` without it),
+  so a producer that merely asks for a missing topic creates it (tansu gives it
+  4 partitions). The client factory sets the flag on the cluster metadata.
+* There is no ``buffer_memory`` setting any more; ``Settings.buffer_bytes`` is
+  enforced here by waiting for acknowledgements before accepting more bytes.
+* ``KafkaProducer.close(timeout)`` re-raises its flush timeout before stopping
+  the sender thread; :meth:`KafkaLogWriter.close` stops it.
+* A failed bootstrap leaves the client's IO thread running; the factory closes it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, Final
+
+import kafka.errors as kerr
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
+from kafka.net.compat import KafkaNetClient
+
+from mlmd_log.errors import (
+    BrokerUnavailableError,
+    ConfigError,
+    DeliveryError,
+    FailedPreconditionError,
+    InternalError,
+    MlmdLogError,
+    NotFoundError,
+    OpTooLargeError,
+    PermissionDeniedError,
+    TopicConfigError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnimplementedError,
+)
+from mlmd_log.settings import Settings
+from mlmd_log.urls import validate_topic
+
+#: Room above ``max_op_bytes`` for the key, record and batch headers and the produce request.
+FRAMING_BYTES: Final = 64 * 1024
+
+_CODECS: Final[dict[str, tuple[Callable[[], bool], str]]] = {
+    "zstd": (has_zstd, "zstandard"),
+    "gzip": (has_gzip, "gzip"),
+    "lz4": (has_lz4, "lz4"),
+    "snappy": (has_snappy, "python-snappy"),
+}
+_SWEEP_MIN: Final = 4096
+_SHOWN_OP_IDS: Final = 5
+
+
+class TopicSettingsUnverifiedWarning(UserWarning):
+    """The broker did not report a topic setting, so it could not be checked."""
+
+
+class SendFuture:
+    """One sent op: ``op_id`` (the caller's token) and, once acknowledged, its log position (offset)."""
+
+    __slots__ = ("_future", "_writer", "op_id", "size")
+
+    def __init__(self, future: Any, writer: KafkaLogWriter, op_id: str, size: int) -> None:
+        self._future = future
+        self._writer = writer
+        self.op_id = op_id
+        self.size = size
+
+    def done(self) -> bool:
+        """True once the broker acknowledged the op or its delivery failed."""
+        return bool(self._future.is_done)
+
+    def position(self, timeout: float | None = None) -> int:
+        """Block until acknowledged (default: ``delivery_timeout_s``); the op's offset, else DeliveryError."""
+        wait = self._writer.settings.delivery_timeout_s if timeout is None else timeout
+        try:
+            metadata = self._future.get(timeout=wait)
+        except kerr.KafkaError as err:
+            raise self._writer._delivery_error([(self, err)], wait) from err
+        return int(metadata.offset)
+
+
+class KafkaLogWriter:
+    """Appends encoded ops to ``topic`` (partition 0) on the brokers ``bootstrap`` (``host:port`` each)."""
+
+    def __init__(self, settings: Settings, bootstrap: Sequence[str], topic: str) -> None:
+        if isinstance(bootstrap, str) or not bootstrap:
+            raise ConfigError(f"bootstrap must be a non-empty list of host:port strings, got {bootstrap!r}")
+        if settings.delivery_timeout_s * 1000 <= settings.linger_ms:
+            raise ConfigError("delivery_timeout_s must be longer than linger_ms")
+        self.settings = settings
+        self.bootstrap: tuple[str, ...] = tuple(bootstrap)
+        self.topic = validate_topic(topic)
+        self._producer: Any = None
+        self._connect_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._pending: list[SendFuture] = []
+        self._pending_bytes = 0
+        self._failed: list[tuple[SendFuture, BaseException]] = []
+        self._sweep_at = _SWEEP_MIN
+        self._topic_checked = False
+        self._closed = False
+
+    # --- topic -------------------------------------------------------------------------------------
+
+    def ensure_topic(self) -> None:
+        """Create the topic if absent (1 partition, retained forever); check it if present.
+
+        A topic with more than one partition, or whose retention or cleanup
+        policy would delete ops, raises TopicConfigError. Where the broker does
+        not report a setting (tansu reports only what was set at creation), a
+        TopicSettingsUnverifiedWarning says so instead of refusing.
+        """
+        self._check_topic(create=True)
+
+    def _check_topic(self, *, create: bool) -> None:
+        with self._kafka("checking the topic"), self._admin() as admin:
+            found = self._describe_topic(admin)
+            if found is None and create:
+                found = self._create_topic(admin)
+            if found is None:
+                raise NotFoundError(
+                    f"topic {self.topic!r} does not exist on {self._servers}: create it with ensure_topic()"
+                )
+            if found != 1:
+                raise TopicConfigError(
+                    f"topic {self.topic!r} on {self._servers} has {found} partitions; the log needs exactly 1 "
+                    "(one total order). Use a new single-partition topic."
+                )
+            self._check_topic_configs(admin)
+        self._topic_checked = True
+
+    def _describe_topic(self, admin: Any) -> int | None:
+        """The topic's partition count, or None when it does not exist."""
+        (info,) = admin.describe_topics([self.topic])
+        error = kerr.for_code(info["error_code"])
+        if error is kerr.UnknownTopicOrPartitionError:
+            return None
+        if error is not kerr.NoError:
+            raise error(f"describing topic {self.topic!r}")
+        return len(info["partitions"])
+
+    def _create_topic(self, admin: Any) -> int | None:
+        brokers = len(admin.describe_cluster()["brokers"])
+        replication = 1 if brokers <= 1 else min(3, brokers)
+        configs = {
+            "retention.ms": "-1",
+            "retention.bytes": "-1",
+            "cleanup.policy": "delete",
+            "max.message.bytes": str(self._max_request_bytes),
+        }
+        if replication >= 3:
+            configs["min.insync.replicas"] = "2"
+        spec = {"num_partitions": 1, "replication_factor": replication, "configs": configs}
+        with suppress(kerr.TopicAlreadyExistsError):  # another producer won the race: check what it made
+            admin.create_topics({self.topic: spec}, timeout_ms=self._connect_ms, wait_for_metadata=True)
+        return self._describe_topic(admin)
+
+    def _check_topic_configs(self, admin: Any) -> None:
+        try:
+            described = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, self.topic)], config_filter="all"
+            )
+            reported = {
+                name: entry.get("value") for name, entry in described.get("topic", {}).get(self.topic, {}).items()
+            }
+        except (kerr.UnsupportedVersionError, kerr.UnrecognizedBrokerVersion):
+            reported = {}
+        problems = []
+        retention_ms = reported.get("retention.ms")
+        if retention_ms is None:
+            self._warn_unverified("retention.ms")
+        elif retention_ms != "-1":
+            problems.append(f"retention.ms={retention_ms} (must be -1: ops are kept forever)")
+        retention_bytes = reported.get("retention.bytes")
+        if retention_bytes not in (None, "-1"):
+            problems.append(f"retention.bytes={retention_bytes} (must be -1 or unset)")
+        policy = reported.get("cleanup.policy") or ""
+        if "compact" in policy:
+            problems.append(f"cleanup.policy={policy} (must be delete: compaction drops records)")
+        if problems:
+            raise TopicConfigError(
+                f"topic {self.topic!r} on {self._servers} would lose ops: {'; '.join(problems)}. "
+                "Fix the topic (e.g. kafka-configs.sh --alter --entity-type topics "
+                f"--entity-name {self.topic} --add-config retention.ms=-1) or use another topic."
+            )
+        max_message = reported.get("max.message.bytes")
+        if max_message is not None and max_message.isdigit() and int(max_message) < self._max_request_bytes:
+            warnings.warn(
+                f"topic {self.topic!r} accepts batches up to max.message.bytes={max_message}; "
+                f"ops up to {self.settings.max_op_bytes} bytes need {self._max_request_bytes}",
+                TopicSettingsUnverifiedWarning,
+                stacklevel=4,
+            )
+
+    def _warn_unverified(self, name: str) -> None:
+        warnings.warn(
+            f"the broker at {self._servers} did not report {name} for topic {self.topic!r}; it must be -1 "
+            "(retain ops forever). Check it by hand.",
+            TopicSettingsUnverifiedWarning,
+            stacklevel=5,
+        )
+
+    # --- sending -----------------------------------------------------------------------------------
+
+    def send(self, value: bytes, *, key: bytes | None = None, op_id: str = "") -> SendFuture:
+        """Append ``value`` (an encoded op) without waiting; ``op_id`` names it in delivery errors.
+
+        Blocks only while ``buffer_bytes`` of earlier ops await acknowledgement.
+        """
+        if self._closed:
+            raise FailedPreconditionError(f"the Kafka writer for {self.topic!r} is closed")
+        if len(value) > self.settings.max_op_bytes:
+            raise OpTooLargeError(
+                f"op {op_id or '?'} is {len(value)} bytes; the limit (max_op_bytes) is {self.settings.max_op_bytes}"
+            )
+        size = len(value) + (len(key) if key else 0)
+        if self._pending_bytes + size > self.settings.buffer_bytes:
+            self._wait_for_room(size, op_id)
+        producer = self._producer or self._connect()
+        with self._kafka("sending an op"):
+            future = producer.send(self.topic, value=value, key=key, partition=0)
+        sent = SendFuture(future, self, op_id, size)
+        with self._lock:
+            self._pending.append(sent)
+            self._pending_bytes += size
+            if len(self._pending) >= self._sweep_at:
+                self._sweep()
+        return sent
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Send everything buffered and wait (default ``delivery_timeout_s``) for acknowledgements.
+
+        Raises DeliveryError listing every op sent since the last flush that
+        failed or is still unacknowledged; those ops are forgotten (resending
+        them is safe: op ids make applying idempotent).
+        """
+        wait = self.settings.delivery_timeout_s if timeout is None else timeout
+        if self._producer is not None:
+            # On timeout the unacknowledged ops are reported below.
+            with self._kafka("flushing"), suppress(kerr.KafkaTimeoutError):
+                self._producer.flush(timeout=wait)
+        with self._lock:
+            pending, failed = self._pending, self._failed
+            self._pending, self._failed, self._pending_bytes = [], [], 0
+            self._sweep_at = _SWEEP_MIN
+        lost = failed + [(s, s._future.exception) for s in pending if not s._future.is_done or s._future.failed()]
+        if lost:
+            raise self._delivery_error(lost, wait)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush (see :meth:`flush`), then release the connection; DeliveryError if ops were not acknowledged."""
+        if self._closed:
+            return
+        self._closed = True
+        flushed = False
+        try:
+            self.flush(timeout)
+            flushed = True
+        finally:
+            producer, self._producer = self._producer, None
+            if producer is not None:
+                try:
+                    producer.close(timeout=1.0 if flushed else 0)
+                except kerr.KafkaError:
+                    producer._sender.force_close()  # close() re-raised its flush timeout before stopping it
+                    producer._sender.join(1.0)
+                    producer.close(timeout=0)
+
+    def __enter__(self) -> KafkaLogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sweep(self) -> None:
+        """Drop acknowledged ops from the pending list (caller holds the lock); keep failures for flush."""
+        keep = []
+        for sent in self._pending:
+            future = sent._future
+            if not future.is_done:
+                keep.append(sent)
+            elif future.exception is not None:
+                self._failed.append((sent, future.exception))
+                self._pending_bytes -= sent.size
+            else:
+                self._pending_bytes -= sent.size
+        self._pending = keep
+        self._sweep_at = max(_SWEEP_MIN, 2 * len(keep))
+
+    def _wait_for_room(self, size: int, op_id: str) -> None:
+        deadline = time.monotonic() + self.settings.delivery_timeout_s
+        while True:
+            with self._lock:
+                self._sweep()
+                if self._pending_bytes + size <= self.settings.buffer_bytes or not self._pending:
+                    return
+                oldest = self._pending[0]._future
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeliveryError(
+                    f"op {op_id or '?'} not sent: {self._pending_bytes} bytes await acknowledgement from "
+                    f"{self._servers} (buffer_bytes={self.settings.buffer_bytes})",
+                    [op_id],
+                )
+            with suppress(kerr.KafkaError):  # a failure is kept by the next sweep
+                oldest.get(timeout=remaining)
+
+    def _delivery_error(self, lost: list[tuple[SendFuture, BaseException | None]], wait: float) -> DeliveryError:
+        failed = [(s, e) for s, e in lost if e is not None and not isinstance(e, kerr.KafkaTimeoutError)]
+        causes = sorted({type(e).__name__ for _, e in failed})
+        op_ids = [s.op_id for s, _ in lost]
+        shown = ", ".join(op_id or "?" for op_id in op_ids[:_SHOWN_OP_IDS])
+        more = f" and {len(op_ids) - _SHOWN_OP_IDS} more" if len(op_ids) > _SHOWN_OP_IDS else ""
+        return DeliveryError(
+            f"{len(lost)} op(s) not acknowledged by {self._servers} (topic {self.topic!r}): "
+            f"{len(failed)} failed{' (' + ', '.join(causes) + ')' if causes else ''}, "
+            f"{len(lost) - len(failed)} unconfirmed after {wait:g} s: {shown}{more}",
+            op_ids,
+        )
+
+    # --- kafka-python, in one place -----------------------------------------------------------------
+
+    @property
+    def _servers(self) -> str:
+        return ",".join(self.bootstrap)
+
+    @property
+    def _connect_ms(self) -> int:
+        return max(1, int(self.settings.connect_timeout_s * 1000))
+
+    @property
+    def _max_request_bytes(self) -> int:
+        return max(self.settings.max_op_bytes, self.settings.batch_bytes) + FRAMING_BYTES
+
+    def _connect(self) -> Any:
+        with self._connect_lock:
+            if self._producer is None:
+                if not self._topic_checked:
+                    self._check_topic(create=False)
+                delivery_ms = int(self.settings.delivery_timeout_s * 1000)
+                with self._kafka("connecting"):
+                    self._producer = _open(
+                        KafkaProducer,
+                        bootstrap_servers=list(self.bootstrap),
+                        acks="all",
+                        enable_idempotence=True,
+                        linger_ms=self.settings.linger_ms,
+                        batch_size=self.settings.batch_bytes,
+                        compression_type=self._compression(),
+                        max_request_size=self._max_request_bytes,
+                        delivery_timeout_ms=delivery_ms,
+                        request_timeout_ms=max(1, min(30_000, delivery_ms - self.settings.linger_ms)),
+                        bootstrap_timeout_ms=self._connect_ms,
+                        max_block_ms=self._connect_ms,
+                        allow_auto_create_topics=False,
+                        **self.settings.kafka_security(),
+                    )
+            return self._producer
+
+    @contextmanager
+    def _admin(self) -> Iterator[Any]:
+        admin = _open(
+            KafkaAdminClient,
+            bootstrap_servers=list(self.bootstrap),
+            bootstrap_timeout_ms=self._connect_ms,
+            request_timeout_ms=max(self._connect_ms, 1000),
+            **self.settings.kafka_security(),
+        )
+        try:
+            yield admin
+        finally:
+            admin.close()
+
+    def _compression(self) -> str | None:
+        name = self.settings.compression
+        if name == "none":
+            return None
+        available, module = _CODECS[name]
+        if available():
+            return name
+        warnings.warn(f"compression {name!r} needs the {module} module; sending uncompressed", stacklevel=4)
+        return None
+
+    @contextmanager
+    def _kafka(self, action: str) -> Iterator[None]:
+        """The choke point: kafka-python errors raised inside become mlmd-log errors."""
+        try:
+            yield
+        except kerr.KafkaError as err:
+            raise self._translate(err, action) from err
+
+    def _translate(self, err: kerr.KafkaError, action: str) -> MlmdLogError:
+        where = f"{action} on topic {self.topic!r} at {self._servers}"
+        if isinstance(err, kerr.SaslAuthenticationFailedError):
+            return UnauthenticatedError(f"{where}: authentication failed: {err}")
+        if isinstance(err, kerr.AuthorizationError):
+            return PermissionDeniedError(f"{where}: not authorized: {err}")
+        if isinstance(err, kerr.MessageSizeTooLargeError):
+            return OpTooLargeError(f"{where}: {err}")
+        if isinstance(err, (kerr.KafkaConfigurationError, kerr.UnsupportedCodecError)):
+            return ConfigError(f"{where}: {err}")
+        if isinstance(err, kerr.UnsupportedVersionError):
+            return UnimplementedError(f"{where}: the broker does not support this: {err}")
+        if isinstance(err, kerr.IllegalStateError):
+            return FailedPreconditionError(f"{where}: {err}")
+        if isinstance(err, (kerr.KafkaTimeoutError, kerr.KafkaConnectionError, kerr.NodeNotReadyError)):
+            return BrokerUnavailableError(
+                f"{where}: no Kafka broker answered within {self.settings.connect_timeout_s:g} s "
+                f"(bootstrap servers: {self._servers}): {err}"
+            )
+        if isinstance(err, kerr.RetriableError):
+            return UnavailableError(f"{where}: {err}")
+        return InternalError(f"{where}: {err}")
+
+
+def _open(cls: Any, **config: Any) -> Any:
+    """Construct a kafka-python client with auto topic creation really off, closing it if bootstrap fails."""
+    clients: list[Any] = []
+
+    def factory(**kwargs: Any) -> Any:
+        client = KafkaNetClient(**kwargs)
+        client._manager.cluster.config["allow_auto_create_topics"] = False
+        clients.append(client)
+        return client
+
+    try:
+        return cls(kafka_client=factory, **config)
+    except BaseException:
+        for client in clients:
+            client.close()
+        raise

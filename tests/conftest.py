@@ -1,0 +1,43 @@
+"""Shared fixtures: a Kafka broker for the session and a fresh topic name per test.
+
+The broker comes from ``MLMD_LOG_TEST_BROKER`` (``tansu`` by default; see
+``tests/broker.py``) and is started only by the tests that ask for it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from broker import Broker, start_broker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # kafka-python 3.0.12 loads its protocol schemas through deprecated importlib.resources calls.
+    config.addinivalue_line("filterwarnings", "ignore:(read|open)_text is deprecated:DeprecationWarning")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Broker]:
+    """The session's broker: ``.bootstrap`` ("host:port") and ``.url(topic)`` ("kafka://host:port/topic")."""
+    broker = start_broker()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topic(request: pytest.FixtureRequest) -> str:
+    """A topic name no other test uses (the topic itself is not created)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", request.node.name)[:80].strip("-")
+    return f"t-{stem}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def restart_broker(kafka_broker: Broker) -> Callable[[], None]:
+    """Restart the session broker empty on the same address; skips where the broker cannot do that."""
+    return kafka_broker.restart
