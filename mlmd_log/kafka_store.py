@@ -73,8 +73,15 @@ def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> Me
     if db is None:
         return MetadataStore(KafkaOpLog(writer, None, settings), None, settings)
     con = open_duckdb(db)
-    replica = ProjectorLoop(con.cursor(), KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
-    store = MetadataStore(KafkaOpLog(writer, replica, settings, con.cursor()), con, settings)
-    replica.start()
+    source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
+    try:
+        replica = ProjectorLoop(con.cursor(), source, settings)
+        store = MetadataStore(KafkaOpLog(writer, replica, settings, con.cursor()), con, settings)
+        replica.start()
+    except BaseException:
+        source.close()
+        writer.close(settings.delivery_timeout_s)
+        con.close()
+        raise
     return store
 

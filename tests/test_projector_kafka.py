@@ -1,0 +1,67 @@
+"""The projector over a real broker: poison messages, restart without loss or duplication, log regression."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mlmd_log
+from mlmd_log import errors
+from mlmd_log.producer.transport import KafkaLogWriter
+from mlmd_log.proto import metadata_store_pb2 as mlmd
+from mlmd_log.settings import Settings
+
+
+def _rows(store: Any, sql: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = store._con.execute(sql).fetchall()
+    return rows
+
+
+def _fill(store: Any) -> list[int]:
+    type_id = store.put_artifact_type(mlmd.ArtifactType(name="T"))
+    ids: list[int] = store.put_artifacts([mlmd.Artifact(type_id=type_id, uri=f"/{i}") for i in range(20)])
+    store.sync(30)
+    return ids
+
+
+def test_poison_bytes_become_a_rejection_and_projection_goes_on(kafka_broker: Any, tmp_path: Path) -> None:
+    url = kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}")
+    store = mlmd_log.connect(url, db=str(tmp_path / "p.duckdb"))
+    with KafkaLogWriter(Settings(), [kafka_broker.bootstrap], url.rsplit("/", 1)[1]) as raw:
+        raw.send(b"\x08\xff\xff not an op").position(30)
+    ids = _fill(store)
+    assert len(store.get_artifacts_by_id(ids)) == 20
+    assert _rows(store, "SELECT error_class FROM rejections") == [("DataLossError",)]
+    store.close()
+
+
+def test_restart_resumes_after_the_checkpoint_without_duplicates(kafka_broker: Any, tmp_path: Path) -> None:
+    url = kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}")
+    db = str(tmp_path / "r.duckdb")
+    store = mlmd_log.connect(url, db=db)
+    ids = _fill(store)
+    before = _rows(store, "SELECT * FROM artifact_versions ORDER BY ALL")
+    store.close()
+    store = mlmd_log.connect(url, db=db)
+    more = store.put_artifacts([mlmd.Artifact(type_id=store.get_artifact_type("T").id, uri="/late")])
+    store.sync(30)
+    after = _rows(store, "SELECT * FROM artifact_versions ORDER BY ALL")
+    assert after[: len(before)] == before and len(after) == len(before) + 1
+    assert [a.uri for a in store.get_artifacts_by_id(ids + more)][-1] == "/late"
+    assert _rows(store, "SELECT count(*), count(DISTINCT position) FROM op_archive")[0][0] == \
+        _rows(store, "SELECT count(DISTINCT position) FROM op_archive")[0][0]
+    store.close()
+
+
+def test_a_log_shorter_than_the_checkpoint_stops_with_a_clear_error(kafka_broker: Any, tmp_path: Path) -> None:
+    db = str(tmp_path / "g.duckdb")
+    store = mlmd_log.connect(kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}"), db=db)
+    _fill(store)
+    store.close()
+    snapshot = Path(db).read_bytes()
+    with pytest.raises(errors.LogRegressionError, match="log now ends before it"):
+        mlmd_log.connect(kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}"), db=db)
+    assert Path(db).read_bytes() == snapshot
