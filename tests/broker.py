@@ -103,7 +103,7 @@ def wait_until_ready(bootstrap: str, timeout_s: float, is_alive: Any = None) -> 
     """None once ``bootstrap`` accepts connections and answers a metadata request, else the last error."""
     from kafka import KafkaAdminClient
 
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
     deadline = time.monotonic() + timeout_s
     last = "not tried"
     while time.monotonic() < deadline:

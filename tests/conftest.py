@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from broker import Broker, start_broker
+
+# Store fixtures parametrized over every backend (embedded log, Kafka).
+pytest_plugins = ("backends",)
 
 
 def pytest_configure(config: pytest.Config) -> None:

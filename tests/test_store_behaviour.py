@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from backends import store, store_factory  # noqa: F401  # fixtures: every backend
 from mlmd_log import errors
 from mlmd_log.proto import metadata_store_pb2 as mlmd
 
@@ -46,7 +45,7 @@ def test_put_artifacts_returns_ids_in_input_order_and_reads_them_back(store: Any
     ids = store.put_artifacts([_dataset(types["dataset"], f"/data/{i}", i) for i in range(5)])
     store.sync()
     assert len(set(ids)) == 5 and ids == sorted(ids)
-    got = store.get_artifacts_by_id(list(reversed(ids)) + [ids[0], 999])
+    got = store.get_artifacts_by_id([*reversed(ids), ids[0], 999])
     assert [a.id for a in got] == ids  # id order, de-duplicated, missing dropped
     assert [a.uri for a in got] == [f"/data/{i}" for i in range(5)]
     assert [a.properties["day"].int_value for a in got] == list(range(5))

@@ -18,6 +18,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from broker import Broker, TansuBroker, free_port, tansu_binary
 from kafka import KafkaAdminClient, KafkaProducer
+from mlmd_log.producer.transport import KafkaLogWriter, TopicSettingsUnverifiedWarning
+from mlmd_log.projector.records import LogRecord
+from mlmd_log.projector.transport import KafkaLogReader
+from mlmd_log.schemas.ml_metadata import metadata_store_pb2
+from mlmd_log.schemas.v1 import ops_pb2
 
 from mlmd_log.errors import (
     BrokerUnavailableError,
@@ -28,11 +33,6 @@ from mlmd_log.errors import (
     OpTooLargeError,
     TopicConfigError,
 )
-from mlmd_log.producer.transport import KafkaLogWriter, TopicSettingsUnverifiedWarning
-from mlmd_log.projector.records import LogRecord
-from mlmd_log.projector.transport import KafkaLogReader
-from mlmd_log.schemas.ml_metadata import metadata_store_pb2
-from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, KafkaLogUrl, parse_log_url
 
@@ -354,7 +354,7 @@ def test_flush_and_close_name_the_ops_a_dead_broker_never_acknowledged(private_t
     assert w.send(b"acknowledged", op_id="ok").position() == 0
     private_tansu._terminate()
 
-    lost = [w.send(b"lost", op_id=f"lost-{i}") for i in range(3)]
+    _unsent = [w.send(b"lost", op_id=f"lost-{i}") for i in range(3)]
     with pytest.raises(DeliveryError) as raised:
         w.flush(timeout=1.0)
     assert raised.value.op_ids == ["lost-0", "lost-1", "lost-2"]
