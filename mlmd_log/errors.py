@@ -104,7 +104,9 @@ class OutOfRangeError(StatusError):
     error_code = OUT_OF_RANGE
 
 
-class UnimplementedError(StatusError):
+class UnimplementedError(StatusError, NotImplementedError):
+    """Not supported (MLMD's class), or not built yet: also a ``NotImplementedError``."""
+
     error_code = UNIMPLEMENTED
 
 
