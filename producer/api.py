@@ -13,16 +13,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from mlmd_log import __version__
+from mlmd_log.errors import OpTooLargeError
+from mlmd_log.ids import ID_BLOCK_SIZE, type_id_for
 from mlmd_log.producer.ids import IdAllocator
 from mlmd_log.producer.log import OpLog, Receipt
 from mlmd_log.schemas.checks import check_edges, check_event, check_new_nodes, check_type
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2 as svc
 from mlmd_log.schemas.v1 import ops_pb2
-
-from mlmd_log import __version__
-from mlmd_log.errors import OpTooLargeError
-from mlmd_log.ids import ID_BLOCK_SIZE, type_id_for
 from mlmd_log.settings import Settings
 
 #: The envelope version this producer writes.

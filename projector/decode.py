@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Final
 
 from google.protobuf.message import DecodeError
-from mlmd_log.schemas.v1 import ops_pb2
 
 from mlmd_log.errors import DataLossError, FailedPreconditionError, InvalidArgumentError, StatusError
+from mlmd_log.schemas.v1 import ops_pb2
 
 #: The envelope version this code writes and understands.
 OP_SCHEMA_VERSION: Final = 1

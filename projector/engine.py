@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
+
+from mlmd_log.errors import StatusError
 from mlmd_log.projector.apply import apply_in_tx
 from mlmd_log.projector.ddl import migrate
 from mlmd_log.projector.decode import decode
@@ -22,8 +24,6 @@ from mlmd_log.projector.records import LogRecord
 from mlmd_log.projector.state import BatchState
 from mlmd_log.projector.writer import write_output
 from mlmd_log.schemas.v1 import ops_pb2
-
-from mlmd_log.errors import StatusError
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import duckdb
+
 from mlmd_log.projector.ddl import NODE_COLUMNS
 from mlmd_log.projector.model import VALUE_COLUMNS, NodeRow, PropValue, TypeRow
 

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 import duckdb
+
+from mlmd_log.errors import DeadlineExceededError, LogRegressionError
 from mlmd_log.projector.decode import decode
 from mlmd_log.projector.engine import BatchReport, Projector
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.schemas.v1 import ops_pb2
-
-from mlmd_log.errors import DeadlineExceededError, LogRegressionError
 from mlmd_log.settings import Settings
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from google.protobuf import json_format
+
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
 PropValue = tuple[str, Any]

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
 from mlmd_log.projector.ddl import NODE_COLUMNS
 from mlmd_log.projector.model import VALUE_COLUMNS, NodeRow
 from mlmd_log.projector.state import RELATION_TABLES, BatchOutput

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+
+from mlmd_log.errors import NotFoundError, UnimplementedError
 from mlmd_log.projector.model import VALUE_COLUMNS
 from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
 from mlmd_log.query.convert import event_proto, node_protos, node_select, type_proto
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
-
-from mlmd_log.errors import NotFoundError, UnimplementedError
 
 _ORDER = {
     OrderByField.ID: "v.id",

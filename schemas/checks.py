@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
-
 from mlmd_log.errors import InvalidArgumentError, OutOfRangeError
+from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
 
 def check_type(msg: Any) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlmd_log.producer.transport import KafkaLogWriter
 
 import mlmd_log
 from mlmd_log import errors
+from mlmd_log.producer.transport import KafkaLogWriter
 from mlmd_log.proto import metadata_store_pb2 as mlmd
 from mlmd_log.settings import Settings
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from google.protobuf import descriptor_pool
+
+from mlmd_log.proto import metadata_store_pb2, metadata_store_service_pb2, metadata_store_service_pb2_grpc
 from mlmd_log.schemas import generate as generator
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as generated_model
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2 as generated_service
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2_grpc as generated_grpc
 from mlmd_log.schemas.v1 import ops_pb2
-
-from mlmd_log.proto import metadata_store_pb2, metadata_store_service_pb2, metadata_store_service_pb2_grpc
 
 # MLMD 1.17.1's MetadataStoreService, in declaration order; each rpc takes <Name>Request, returns <Name>Response.
 MLMD_RPCS = [
