@@ -25,7 +25,7 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
 
     def make(**settings: Any) -> Any:
         db = str(tmp_path / f"{uuid.uuid4().hex}.duckdb")
-        config = Settings(team="tests", service="behaviour", **settings)
+        config = Settings(**{"team": "tests", "service": "behaviour", **settings})
         if request.param == "embedded":
             store = mlmd_log.connect(f"duckdb:///{db}", settings=config)
         else:
