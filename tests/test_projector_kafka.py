@@ -65,3 +65,41 @@ def test_a_log_shorter_than_the_checkpoint_stops_with_a_clear_error(kafka_broker
     with pytest.raises(errors.LogRegressionError, match="log now ends before it"):
         mlmd_log.connect(kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}"), db=db)
     assert Path(db).read_bytes() == snapshot
+
+
+def _all_tables(con: Any) -> dict[str, list[tuple[Any, ...]]]:
+    from mlmd_log.projector.ddl import PROJECTION_TABLES
+
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in PROJECTION_TABLES}
+
+
+def test_live_projection_equals_replays_from_kafka_and_from_the_archive(kafka_broker: Any, tmp_path: Path) -> None:
+    import duckdb
+
+    from mlmd_log.projector.loop import ProjectorLoop
+    from mlmd_log.projector.replay import replay_archive
+    from mlmd_log.projector.transport import KafkaLogReader
+
+    url = kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}")
+    topic = url.rsplit("/", 1)[1]
+    live = mlmd_log.connect(url, db=str(tmp_path / "live.duckdb"))
+    ids = _fill(live)
+    update = mlmd.Artifact(id=ids[3], uri="/changed")
+    live.put_artifacts([update])
+    bad = mlmd.Artifact(id=10**12)
+    live.put_artifacts([bad])
+    with pytest.raises(errors.InvalidArgumentError):
+        live.sync(30)
+    expected = _all_tables(live._con)
+    live.close()
+
+    from_kafka = duckdb.connect(str(tmp_path / "kafka.duckdb"))
+    loop = ProjectorLoop(from_kafka, KafkaLogReader(Settings(), [kafka_broker.bootstrap], topic), Settings())
+    loop.run(until_caught_up=True)
+    loop.stop()
+    assert _all_tables(from_kafka) == expected
+
+    from_archive = duckdb.connect(str(tmp_path / "archive.duckdb"))
+    source = duckdb.connect(str(tmp_path / "live.duckdb"), read_only=True)
+    assert replay_archive(source, from_archive) == len(expected["op_archive"])
+    assert _all_tables(from_archive) == expected
