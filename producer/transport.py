@@ -113,6 +113,8 @@ class KafkaLogWriter:
         self.settings = settings
         self.bootstrap: tuple[str, ...] = tuple(bootstrap)
         self.topic = validate_topic(topic)
+        self._max_op_bytes = settings.max_op_bytes
+        self._buffer_bytes = settings.buffer_bytes
         self._producer: Any = None
         self._connect_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -191,7 +193,12 @@ class KafkaLogWriter:
         problems = []
         retention_ms = reported.get("retention.ms")
         if retention_ms is None:
-            self._warn_unverified("retention.ms")
+            warnings.warn(
+                f"the broker at {self._servers} did not report retention.ms for topic {self.topic!r}; "
+                "it must be -1 (retain ops forever): check it by hand",
+                TopicSettingsUnverifiedWarning,
+                stacklevel=4,
+            )
         elif retention_ms != "-1":
             problems.append(f"retention.ms={retention_ms} (must be -1: ops are kept forever)")
         retention_bytes = reported.get("retention.bytes")
@@ -215,14 +222,6 @@ class KafkaLogWriter:
                 stacklevel=4,
             )
 
-    def _warn_unverified(self, name: str) -> None:
-        warnings.warn(
-            f"the broker at {self._servers} did not report {name} for topic {self.topic!r}; it must be -1 "
-            "(retain ops forever). Check it by hand.",
-            TopicSettingsUnverifiedWarning,
-            stacklevel=5,
-        )
-
     # --- sending -----------------------------------------------------------------------------------
 
     def send(self, value: bytes, *, key: bytes | None = None, op_id: str = "") -> SendFuture:
@@ -230,18 +229,18 @@ class KafkaLogWriter:
 
         Blocks only while ``buffer_bytes`` of earlier ops await acknowledgement.
         """
-        if self._closed:
-            raise FailedPreconditionError(f"the Kafka writer for {self.topic!r} is closed")
-        if len(value) > self.settings.max_op_bytes:
-            raise OpTooLargeError(
-                f"op {op_id or '?'} is {len(value)} bytes; the limit (max_op_bytes) is {self.settings.max_op_bytes}"
-            )
-        size = len(value) + (len(key) if key else 0)
-        if self._pending_bytes + size > self.settings.buffer_bytes:
+        size = len(value)
+        if size > self._max_op_bytes:
+            raise OpTooLargeError(f"op {op_id or '?'} is {size} bytes; the limit (max_op_bytes) is {self._max_op_bytes}")
+        if key:
+            size += len(key)
+        if self._pending_bytes + size > self._buffer_bytes:
             self._wait_for_room(size, op_id)
         producer = self._producer or self._connect()
-        with self._kafka("sending an op"):
+        try:  # the hot path translates inline: a context manager per op costs more than the check
             future = producer.send(self.topic, value=value, key=key, partition=0)
+        except kerr.KafkaError as err:
+            raise self._translate(err, "sending an op") from err
         sent = SendFuture(future, self, op_id, size)
         with self._lock:
             self._pending.append(sent)
@@ -253,19 +252,19 @@ class KafkaLogWriter:
     def flush(self, timeout: float | None = None) -> None:
         """Send everything buffered and wait (default ``delivery_timeout_s``) for acknowledgements.
 
-        Raises DeliveryError listing every op sent since the last flush that
-        failed or is still unacknowledged; those ops are forgotten (resending
-        them is safe: op ids make applying idempotent).
+        Raises DeliveryError listing every op sent before this call (and since
+        the last flush) that failed or is still unacknowledged; those ops are
+        forgotten (resending them is safe: op ids make applying idempotent).
         """
         wait = self.settings.delivery_timeout_s if timeout is None else timeout
+        with self._lock:  # ops sent from here on belong to the next flush
+            pending, failed = self._pending, self._failed
+            self._pending, self._failed, self._pending_bytes = [], [], 0
+            self._sweep_at = _SWEEP_MIN
         if self._producer is not None:
             # On timeout the unacknowledged ops are reported below.
             with self._kafka("flushing"), suppress(kerr.KafkaTimeoutError):
                 self._producer.flush(timeout=wait)
-        with self._lock:
-            pending, failed = self._pending, self._failed
-            self._pending, self._failed, self._pending_bytes = [], [], 0
-            self._sweep_at = _SWEEP_MIN
         lost = failed + [(s, s._future.exception) for s in pending if not s._future.is_done or s._future.failed()]
         if lost:
             raise self._delivery_error(lost, wait)
@@ -315,7 +314,7 @@ class KafkaLogWriter:
         while True:
             with self._lock:
                 self._sweep()
-                if self._pending_bytes + size <= self.settings.buffer_bytes or not self._pending:
+                if self._pending_bytes + size <= self._buffer_bytes or not self._pending:
                     return
                 oldest = self._pending[0]._future
             remaining = deadline - time.monotonic()
@@ -357,6 +356,8 @@ class KafkaLogWriter:
 
     def _connect(self) -> Any:
         with self._connect_lock:
+            if self._closed:
+                raise FailedPreconditionError(f"the Kafka writer for {self.topic!r} is closed")
             if self._producer is None:
                 if not self._topic_checked:
                     self._check_topic(create=False)

@@ -38,7 +38,6 @@ from typing import Any, Final
 import kafka.errors as kerr
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.net.compat import KafkaNetClient
-from mlmd_log.projector.records import LogRecord
 
 from mlmd_log.errors import (
     BrokerUnavailableError,
@@ -54,13 +53,14 @@ from mlmd_log.errors import (
     UnavailableError,
     UnimplementedError,
 )
+from mlmd_log.projector.records import LogRecord
 from mlmd_log.settings import Settings
 from mlmd_log.urls import validate_topic
 
 #: Room above the largest op for record, batch and fetch-response framing.
 FRAMING_BYTES: Final = 1024 * 1024
 #: Per-poll wait inside the probe loops, so deadlines are kept closely.
-_PROBE_POLL_MS: Final = 50
+_PROBE_POLL_MS: Final = 20
 
 
 class KafkaLogReader:
@@ -131,7 +131,7 @@ class KafkaLogReader:
                         first = records[0]
                         return _record(first) if first.offset == offset else None
                     highwater = probe.highwater(self._tp)
-                    if highwater is not None and highwater <= offset:
+                    if highwater is not None and self._saw_end(highwater) <= offset:
                         return None
                     self._check_deadline(deadline, f"reading offset {offset}")
             except kerr.OffsetOutOfRangeError:
@@ -153,8 +153,7 @@ class KafkaLogReader:
                     self._check_deadline(deadline, "reading the end of the log")
             finally:
                 probe.pause(self._tp)
-        self._known_end = int(highwater)
-        return self._known_end
+        return self._saw_end(highwater)
 
     def earliest_offset(self, timeout_ms: int | None = None) -> int:
         """The offset of the first record the log still holds (0 unless retention deleted records)."""
@@ -184,6 +183,15 @@ class KafkaLogReader:
         except kerr.KafkaTimeoutError:
             self._require_topic()  # a missing topic says so; otherwise the timeout is translated
             raise
+
+    def _saw_end(self, highwater: Any) -> int:
+        """Record a high watermark. One below the last seen end means a shrunk log, or (on tansu, which
+        answers fetches for a missing topic with an empty log) no topic: NotFoundError says which."""
+        end = int(highwater)
+        if end < self._known_end:
+            self._require_topic()
+        self._known_end = end
+        return end
 
     def _probe_from(self, offset: int) -> Any:
         """The probe consumer, freshly assigned (no stale high watermark) and positioned at ``offset``."""

@@ -197,6 +197,7 @@ class ContainerBroker(_UrlMixin):
     """Apache Kafka (Confluent image, KRaft) through testcontainers; needs a Docker engine."""
 
     def __init__(self) -> None:
+        self._container: Any = None
         try:
             from testcontainers.community.kafka import KafkaContainer
 

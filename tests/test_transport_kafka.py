@@ -18,11 +18,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from broker import Broker, TansuBroker, free_port, tansu_binary
 from kafka import KafkaAdminClient, KafkaProducer
-from mlmd_log.producer.transport import KafkaLogWriter, TopicSettingsUnverifiedWarning
-from mlmd_log.projector.records import LogRecord
-from mlmd_log.projector.transport import KafkaLogReader
-from mlmd_log.schemas.ml_metadata import metadata_store_pb2
-from mlmd_log.schemas.v1 import ops_pb2
 
 from mlmd_log.errors import (
     BrokerUnavailableError,
@@ -33,6 +28,11 @@ from mlmd_log.errors import (
     OpTooLargeError,
     TopicConfigError,
 )
+from mlmd_log.producer.transport import KafkaLogWriter, TopicSettingsUnverifiedWarning
+from mlmd_log.projector.records import LogRecord
+from mlmd_log.projector.transport import KafkaLogReader
+from mlmd_log.schemas.ml_metadata import metadata_store_pb2
+from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, KafkaLogUrl, parse_log_url
 
@@ -96,7 +96,7 @@ def test_poll_batch_respects_max_records(writer: KafkaLogWriter, reader: KafkaLo
     for i in range(50):
         writer.send(b"%d" % i)
     writer.flush()
-    first = []
+    first: list[LogRecord] = []
     while not first:
         first = reader.poll_batch(max_records=7, timeout_ms=500)
     assert [r.offset for r in first] == list(range(7))
