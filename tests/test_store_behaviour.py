@@ -393,3 +393,54 @@ def types_factory() -> Iterator[Any]:
         return {"dataset": store.put_artifact_type(dataset, wait=True)}
 
     yield make
+
+
+def test_failing_lineage_subgraph_writes_nothing(store: Any, types: dict[str, int]) -> None:
+    store.put_artifacts([_dataset(types["dataset"], "/taken", 1, name="taken")], wait=True)
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_lineage_subgraph(
+            [mlmd.Execution(type_id=types["trainer"])],
+            [mlmd.Artifact(type_id=types["model"], uri="/m"), _dataset(types["dataset"], "/dup", 2, name="taken")],
+            [mlmd.Context(type_id=types["pipeline"], name="never")],
+            [(0, 0, mlmd.Event(type=mlmd.Event.OUTPUT))],
+            wait=True,
+        )
+    assert store.get_artifacts_by_uri("/m") == []
+    assert store.get_executions() == []
+    assert store.get_contexts() == []
+
+
+def test_contexts_and_executions_update_with_masks(store: Any, types: dict[str, int]) -> None:
+    (ctx,) = store.put_contexts([mlmd.Context(type_id=types["pipeline"], name="old")])
+    store.put_contexts([mlmd.Context(id=ctx, name="new")], wait=True)  # context names are updatable
+    assert store.get_context_by_type_and_name("Pipeline", "new").id == ctx
+    assert store.get_context_by_type_and_name("Pipeline", "old") is None
+    execution = mlmd.Execution(type_id=types["trainer"], last_known_state=mlmd.Execution.RUNNING)
+    execution.properties["lr"].double_value = 0.5
+    (run,) = store.put_executions([execution])
+    store.put_executions(
+        [mlmd.Execution(id=run, last_known_state=mlmd.Execution.COMPLETE)], field_mask_paths=["last_known_state"],
+        wait=True,
+    )
+    (got,) = store.get_executions_by_id([run])
+    assert got.last_known_state == mlmd.Execution.COMPLETE
+    assert got.properties["lr"].double_value == 0.5
+
+
+def test_put_types_registers_all_or_nothing(store: Any) -> None:
+    from mlmd_log.proto import metadata_store_service_pb2 as svc
+
+    request = svc.PutTypesRequest()
+    request.artifact_types.add(name="A")
+    request.execution_types.add(name="E")
+    response = store.put_types(request, wait=True)
+    assert store.get_artifact_type("A").id == response.artifact_type_ids[0]
+    assert store.get_execution_type("E").id == response.execution_type_ids[0]
+    bad = svc.PutTypesRequest()
+    bad.artifact_types.add(name="B")
+    changed = bad.execution_types.add(name="E")
+    changed.properties["p"] = mlmd.INT
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_types(bad, wait=True)
+    with pytest.raises(errors.NotFoundError):
+        store.get_artifact_type("B")
