@@ -48,6 +48,13 @@ class DuckLookups:
             self._fill_props(kind, out)
         return out
 
+    def existing_ids(self, kind: str, low: int, high: int) -> set[int]:
+        """Ids of current nodes in [low, high]: ids grow with log position, so zone maps prune this scan."""
+        rows = self.con.execute(
+            f"SELECT id FROM {_KIND_TABLES[kind]} WHERE id BETWEEN ? AND ? AND valid_to IS NULL", [low, high]
+        ).fetchall()
+        return {r[0] for r in rows}
+
     def _fill_props(self, kind: str, nodes: dict[int, NodeRow]) -> None:
         ids = list(nodes)
         froms = [nodes[i].valid_from for i in ids]

@@ -16,6 +16,8 @@ from mlmd_log.schemas.v1 import ops_pb2
 class _Keys:
     def __init__(self) -> None:
         self.nodes: dict[str, set[int]] = {k: set() for k in KINDS}
+        #: Ids producers assigned to new nodes: expected to be unused, so checked by one range query.
+        self.assigned: dict[str, set[int]] = {k: set() for k in KINDS}
         self.names: dict[str, set[tuple[int, str]]] = {k: set() for k in KINDS}
         self.ext: dict[str, set[str]] = {k: set() for k in KINDS}
         self.contexts_of: dict[str, set[int]] = {"attribution": set(), "association": set()}
@@ -23,7 +25,7 @@ class _Keys:
 
     def node_msgs(self, kind: str, msgs: Iterable[Any], assigned: Iterable[int]) -> None:
         ids, names, ext = self.nodes[kind], self.names[kind], self.ext[kind]
-        ids.update(assigned)
+        self.assigned[kind].update(assigned)
         for m in msgs:
             if m.HasField("id"):
                 ids.add(m.id)
@@ -73,6 +75,12 @@ def prefetch(state: BatchState, ops: Iterable[ops_pb2.Operation]) -> None:
                 keys.parent_children.add(edge.child_id)
     caches = state.caches
     for kind in KINDS:
+        fresh = keys.assigned[kind] - keys.nodes[kind]
+        if fresh:
+            used = state.lookups.existing_ids(kind, min(fresh), max(fresh)) & fresh
+            node_cache = caches[f"node:{kind}"]
+            node_cache.prefetch(used)
+            node_cache.data.update(dict.fromkeys(fresh - used - node_cache.data.keys()))
         caches[f"alias:{kind}"].prefetch(keys.nodes[kind])
         caches[f"node:{kind}"].prefetch(keys.nodes[kind])
         caches[f"name:{kind}"].prefetch(keys.names[kind])

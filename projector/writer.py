@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from mlmd_log.projector.ddl import NODE_COLUMNS
-from mlmd_log.projector.model import VALUE_COLUMNS, NodeRow
+from mlmd_log.projector.model import NodeRow
 from mlmd_log.projector.state import RELATION_TABLES, BatchOutput
 
 _VALUE_TYPES = {
@@ -73,31 +73,29 @@ def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow
     cols["valid_to"] = pa.array([r.valid_to for r in rows], pa.int64())
     _insert(con, f"{kind}_versions", cols)
 
-    owner: list[int] = []
-    froms: list[int] = []
-    names: list[str] = []
-    custom: list[bool] = []
-    values: dict[str, list[Any]] = {c: [] for c in VALUE_COLUMNS}
+    # Properties go in one Arrow table per value column: the other value columns are left to default NULL,
+    # so no column is padded with None in Python (the hot path of ingest).
+    buckets: dict[str, tuple[list[int], list[int], list[str], list[bool], list[Any]]] = {}
     for r in rows:
+        rid, vf = r.id, r.valid_from
         for is_custom, props in ((False, r.props), (True, r.custom)):
             for name, (column, value) in props.items():
-                owner.append(r.id)
-                froms.append(r.valid_from)
-                names.append(name)
-                custom.append(is_custom)
-                for c, vals in values.items():
-                    vals.append(value if c == column else None)
-    if not owner:
-        return
-    prop_cols: dict[str, pa.Array] = {
-        f"{kind}_id": pa.array(owner, pa.int64()),
-        "valid_from": pa.array(froms, pa.int64()),
-        "name": pa.array(names, pa.string()),
-        "is_custom": pa.array(custom, pa.bool_()),
-    }
-    for c in VALUE_COLUMNS:
-        prop_cols[c] = pa.array(values[c], _VALUE_TYPES[c])
-    _insert(con, f"{kind}_property_versions", prop_cols)
+                b = buckets.get(column)
+                if b is None:
+                    b = buckets[column] = ([], [], [], [], [])
+                b[0].append(rid)
+                b[1].append(vf)
+                b[2].append(name)
+                b[3].append(is_custom)
+                b[4].append(value)
+    for column, (owner, froms, names, custom, values) in buckets.items():
+        _insert(con, f"{kind}_property_versions", {
+            f"{kind}_id": pa.array(owner, pa.int64()),
+            "valid_from": pa.array(froms, pa.int64()),
+            "name": pa.array(names, pa.string()),
+            "is_custom": pa.array(custom, pa.bool_()),
+            column: pa.array(values, _VALUE_TYPES[column]),
+        })
 
 
 def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
