@@ -121,7 +121,7 @@ def _typed_props(node_type: TypeRow, values: Any, msg: Any) -> dict[str, PropVal
     for name in values:
         value = values[name]
         which = value.WhichOneof("value")
-        if declared.get(name, -1) != VALUE_TYPE.get(which):  # type: ignore[arg-type]
+        if declared.get(name, -1) != VALUE_TYPE.get(which):
             reason = "unknown" if name not in declared else "unmatched"
             raise InvalidArgumentError(
                 f"Cannot validate properties of type_id: {node_type.id} {_short(msg)}"
