@@ -24,6 +24,22 @@ from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
 
 
+def _chunks(records: list[LogRecord], max_bytes: int) -> list[list[LogRecord]]:
+    """Split a poll into transactions of at most ``max_bytes`` of ops (at least one op each)."""
+    out: list[list[LogRecord]] = []
+    current: list[LogRecord] = []
+    size = 0
+    for record in records:
+        if current and size + len(record.value) > max_bytes:
+            out.append(current)
+            current, size = [], 0
+        current.append(record)
+        size += len(record.value)
+    if current:
+        out.append(current)
+    return out
+
+
 class LogSource(Protocol):
     """What the loop needs from a log reader (the Kafka transport implements it)."""
 
@@ -81,10 +97,14 @@ class ProjectorLoop:
         records = self.source.poll_batch(self.settings.batch_max_ops, self.settings.batch_max_ms)
         if not records:
             return None
-        report = self.projector.project(records)
-        with self._cond:
-            self._position = records[-1].offset
-            self._cond.notify_all()
+        report = BatchReport()
+        for chunk in _chunks(records, self.settings.batch_max_bytes):
+            done = self.projector.project(chunk)
+            report.outcomes.extend(done.outcomes)
+            report.rows += done.rows
+            with self._cond:
+                self._position = chunk[-1].offset
+                self._cond.notify_all()
         return report
 
     def run(self, *, until_caught_up: bool = False, on_batch: Callable[[BatchReport], None] | None = None) -> None:
