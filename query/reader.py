@@ -13,11 +13,12 @@ from typing import Any
 
 import duckdb
 
-from mlmd_log.errors import NotFoundError, UnimplementedError
+from mlmd_log.errors import InvalidArgumentError, NotFoundError, UnimplementedError
 from mlmd_log.projector.model import VALUE_COLUMNS
 from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
 from mlmd_log.query.convert import event_proto, node_protos, node_select, type_proto
 from mlmd_log.query.options import ListOptions, OrderByField
+from mlmd_log.query.paging import PageToken, query_digest
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
 _ORDER = {
@@ -48,26 +49,51 @@ class Reader:
         self, kind: str, cond: str, params: Sequence[Any], position: int | None,
         options: ListOptions | None = None,
     ) -> list[Any]:
+        return self._page(kind, cond, params, position, options, None)[0]
+
+    def _page(
+        self, kind: str, cond: str, params: Sequence[Any], position: int | None,
+        options: ListOptions | None, page_token: str | None,
+    ) -> tuple[list[Any], str | None]:
+        """One page of nodes matching ``cond`` and the token for the next page (None at the end)."""
+        options = options or ListOptions()
+        order_by = options.order_by or OrderByField.ID
+        digest = query_digest(kind, cond, list(params), options.filter_query, int(order_by), options.is_asc)
+        if options.filter_query:
+            raise UnimplementedError(
+                "filter_query is not available yet in this build of mlmd-log (tracked by issue #5)"
+            )
+        keyset, kparams = "", []
+        column = _ORDER[order_by]
+        direction, cmp = ("ASC", ">") if options.is_asc else ("DESC", "<")
+        if page_token is not None:
+            token = PageToken.decode(page_token)
+            if token.query != digest or token.order != int(order_by) or token.asc != options.is_asc:
+                raise InvalidArgumentError("Invalid next_page_token: it belongs to a different query or ordering")
+            if position is not None and position != token.position:
+                raise InvalidArgumentError("Invalid next_page_token: it was issued for another as_of position")
+            position = token.position
+            keyset = f" AND ({column} {cmp} ? OR ({column} = ? AND v.id {cmp} ?))"
+            kparams = [token.last_value, token.last_value, token.last_id]
+        elif options.limit is not None and position is None:
+            position = self.log_position()  # pin the listing so later pages see the same state
         vf, vparams = version_filter("v", position)
-        order, limit = "v.id", ""
-        if options is not None:
-            if options.filter_query:
-                raise UnimplementedError(
-                    "filter_query is not available yet in this build of mlmd-log (tracked by issue #5)"
-                )
-            column = _ORDER[options.order_by or OrderByField.ID]
-            direction = "ASC" if options.is_asc else "DESC"
-            order = f"{column} {direction}, v.id {direction}"
-            if options.limit is not None:
-                limit = f" LIMIT {int(options.limit)}"
+        limit = "" if options.limit is None else f" LIMIT {int(options.limit) + 1}"
         rows = self.con.execute(
-            f"SELECT {node_select(kind)} FROM {kind}_versions v "
+            f"SELECT {node_select(kind)}, {column} FROM {kind}_versions v "
             "JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL "
-            f"WHERE {vf} AND ({cond}) ORDER BY {order}{limit}",
-            [*vparams, *params],
+            f"WHERE {vf} AND ({cond}){keyset} ORDER BY {column} {direction}, v.id {direction}{limit}",
+            [*vparams, *params, *kparams],
         ).fetchall()
+        next_token = None
+        if options.limit is not None and len(rows) > options.limit:
+            rows = rows[: options.limit]
+            last = rows[-1]
+            assert position is not None
+            next_token = PageToken(position, int(order_by), options.is_asc, last[-1], last[0], digest).encode()
         if not rows:
-            return []
+            return [], None
+        rows = [r[:-1] for r in rows]
         props = self.con.execute(
             f"SELECT p.{kind}_id, p.name, p.is_custom, {', '.join('p.' + c for c in VALUE_COLUMNS)} "
             f"FROM {kind}_property_versions p "
@@ -75,7 +101,7 @@ class Reader:
             f"ON p.{kind}_id = k.id AND p.valid_from = k.vf ORDER BY p.name",
             [[r[0] for r in rows], [r[-1] for r in rows]],
         ).fetchall()
-        return node_protos(kind, rows, props)
+        return node_protos(kind, rows, props), next_token
 
     def _resolve_ids(self, kind: str, ids: Sequence[int], position: int | None) -> list[int]:
         if not ids:
@@ -159,6 +185,18 @@ class Reader:
         )
 
     # -- artifacts, executions, contexts --------------------------------------------------------------
+
+    def get_nodes_page(
+        self, kind: str, list_options: ListOptions | None = None, page_token: str | None = None,
+        *, as_of: AsOf = None,
+    ) -> tuple[list[Any], str | None]:
+        """One page of artifacts, executions or contexts (``kind``) and the next page's token (None at the end).
+
+        The first page pins the listing to the current log position; pass the token back to continue.
+        """
+        if kind not in ("artifact", "execution", "context"):
+            raise InvalidArgumentError(f"kind must be artifact, execution or context, not {kind!r}")
+        return self._page(kind, "TRUE", [], self._position(as_of), list_options, page_token)
 
     def get_artifacts(self, list_options: ListOptions | None = None, *, as_of: AsOf = None) -> list[mlmd.Artifact]:
         return self._nodes("artifact", "TRUE", [], self._position(as_of), list_options)

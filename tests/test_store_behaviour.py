@@ -444,3 +444,34 @@ def test_put_types_registers_all_or_nothing(store: Any) -> None:
         store.put_types(bad, wait=True)
     with pytest.raises(errors.NotFoundError):
         store.get_artifact_type("B")
+
+
+def test_paging_never_repeats_or_skips_while_writes_continue(store: Any, types: dict[str, int]) -> None:
+    from mlmd_log import ListOptions, OrderByField
+
+    ids = store.put_artifacts([_dataset(types["dataset"], f"/{i}", i) for i in range(25)], wait=True)
+    options = ListOptions(limit=10, order_by=OrderByField.CREATE_TIME, is_asc=False)
+    seen: list[int] = []
+    page, token = store.get_nodes_page("artifact", options)
+    seen += [a.id for a in page]
+    while token is not None:
+        store.put_artifacts([_dataset(types["dataset"], "/late", 99)], wait=True)  # lands between pages
+        update = _dataset(types["dataset"], "/moved", 1)
+        update.id = ids[0]
+        store.put_artifacts([update], wait=True)  # changes the update time of a listed row
+        page, token = store.get_nodes_page("artifact", options, token)
+        seen += [a.id for a in page]
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == len(set(seen)) == 25
+
+
+def test_a_page_token_for_another_query_or_a_forged_one_is_refused(store: Any, types: dict[str, int]) -> None:
+    from mlmd_log import ListOptions
+
+    store.put_artifacts([_dataset(types["dataset"], f"/{i}", i) for i in range(3)], wait=True)
+    _, token = store.get_nodes_page("artifact", ListOptions(limit=1))
+    assert token is not None
+    with pytest.raises(errors.InvalidArgumentError, match="different query"):
+        store.get_nodes_page("execution", ListOptions(limit=1), token)
+    with pytest.raises(errors.InvalidArgumentError, match="Invalid next_page_token"):
+        store.get_nodes_page("artifact", ListOptions(limit=1), "bm90IGEgdG9rZW4")
