@@ -19,7 +19,7 @@ import duckdb
 
 from mlmd_log.errors import StatusError
 from mlmd_log.projector.ddl import LOG_TABLE, drop_projection
-from mlmd_log.projector.engine import Projector
+from mlmd_log.projector.engine import BatchReport, Projector
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.schemas.v1 import ops_pb2
 
@@ -42,6 +42,8 @@ class EmbeddedLog:
         self.con = con
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._lock = threading.Lock()
+        #: Called after each committed append (e.g. to invalidate a read cache).
+        self.listeners: list[Callable[[BatchReport], None]] = []
         con.execute(LOG_TABLE)
         self.projector = Projector(con)
         row = con.execute("SELECT coalesce(max(position), -1) + 1 FROM log_ops").fetchone()
@@ -70,6 +72,8 @@ class EmbeddedLog:
                 self.projector.rollback()
                 raise
             self._next = position + 1
+            for listener in self.listeners:
+                listener(report)
             return EmbeddedReceipt(op.op_id, position)
 
     def lease(self, op: ops_pb2.Operation, data: bytes) -> int:

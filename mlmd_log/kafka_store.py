@@ -77,6 +77,7 @@ def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> Me
     try:
         replica = ProjectorLoop(con.cursor(), source, settings)
         store = MetadataStore(KafkaOpLog(writer, replica, settings, con.cursor()), con, settings)
+        replica.listeners.append(store._on_commit)
         replica.start()
     except BaseException:
         source.close()

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     delivery_timeout_s: float = Field(default=30.0, gt=0)
 
+    # Reads: current nodes kept in memory for point gets (0 disables).
+    cache_entries: int = Field(default=100_000, ge=0)
+
     # Projector: micro-batch bounds.
     batch_max_ops: int = Field(default=2_000, gt=0)
     #: Bytes of ops per projector transaction (bounds memory when ops are large).

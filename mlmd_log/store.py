@@ -15,6 +15,8 @@ import duckdb
 from mlmd_log.embedded import EmbeddedLog
 from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, UnimplementedError
 from mlmd_log.producer.api import Producer
+from mlmd_log.projector.engine import BatchReport
+from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.reader import Reader
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
@@ -42,13 +44,25 @@ class MetadataStore(Producer, Reader):
     def __init__(self, producer_log: Any, con: duckdb.DuckDBPyConnection | None, settings: Settings) -> None:
         Producer.__init__(self, producer_log, settings)
         self._con = con
-        Reader.__init__(self, con.cursor() if con is not None else _NoProjection())  # type: ignore[arg-type]  # explains itself on use
+        Reader.__init__(
+            self,
+            con.cursor() if con is not None else _NoProjection(),  # type: ignore[arg-type]  # explains itself on use
+            NodeCache(settings.cache_entries) if con is not None else None,
+        )
         self._embedded = producer_log if isinstance(producer_log, EmbeddedLog) else None
+        if self._embedded is not None:
+            self._embedded.listeners.append(self._on_commit)
+
+    def _on_commit(self, report: BatchReport) -> None:
+        self.on_commit(report.current, report.changed, report.aliases)
 
     def replay(self) -> int:
         """Rebuild the projection from the log (embedded: from ``log_ops``); returns the ops re-applied."""
         if self._embedded is None:
             raise UnimplementedError("replay from Kafka is provided by `mlmd-log replay` (issue #6)")
+        if self.cache is not None:
+            self.cache.clear()
+        self._alias_map = None
         return self._embedded.replay()
 
     def close(self, timeout: float | None = None) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 
 from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, StatusError
 from mlmd_log.ids import TypeKind, type_id_for
-from mlmd_log.projector.model import TypeRow
 from mlmd_log.projector.nodes import alias, insert_node, next_id, put_nodes, resolve, update_node
 from mlmd_log.projector.state import BatchState, OpTx
 from mlmd_log.schemas.checks import check_edges, check_event, check_type
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
+from mlmd_log.schemas.rows import TypeRow
 from mlmd_log.schemas.v1 import ops_pb2
 
 _EVENT_TYPE_NAME = {v.number: v.name for v in mlmd.Event.Type.DESCRIPTOR.values}

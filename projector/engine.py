@@ -18,11 +18,11 @@ from mlmd_log.projector.apply import apply_in_tx
 from mlmd_log.projector.ddl import migrate
 from mlmd_log.projector.decode import decode
 from mlmd_log.projector.lookups import DuckLookups
-from mlmd_log.projector.model import TypeRow
 from mlmd_log.projector.prefetch import prefetch
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.projector.state import BatchState
 from mlmd_log.projector.writer import write_output
+from mlmd_log.schemas.rows import NodeRow, TypeRow
 from mlmd_log.schemas.v1 import ops_pb2
 
 
@@ -48,6 +48,12 @@ class Checkpoint:
 class BatchReport:
     outcomes: list[OpOutcome] = field(default_factory=list)
     rows: int = 0
+    #: Node ids whose current version changed (or that became aliases), by kind: for read caches.
+    changed: dict[str, set[int]] = field(default_factory=dict)
+    #: True when the batch created id aliases (read caches of the alias map must reload).
+    aliases: bool = False
+    #: The current version of every node the batch wrote, by kind: read caches store them as they are.
+    current: dict[str, list[NodeRow]] = field(default_factory=dict)
 
     @property
     def rejected(self) -> list[OpOutcome]:
@@ -120,6 +126,13 @@ class Projector:
                     (record.offset, outcome.op_id, type(err).__name__, err.error_code, err.message, record.timestamp_ms)
                 )
         write_output(self.con, state.out)
+        out = state.out
+        for kind, rows in out.versions.items():
+            report.changed.setdefault(kind, set()).update(r.id for r in rows)
+            report.current[kind] = [r for r in rows if r.valid_to is None]
+        for kind, alias_id, _, _ in out.aliases:
+            report.changed.setdefault(kind, set()).add(alias_id)
+        report.aliases = bool(out.aliases)
         for written in state.out.type_versions:
             written.in_db = True  # the type cache outlives the batch: later closes must UPDATE the stored row
         report.rows = state.out.row_count()

@@ -11,7 +11,7 @@ from collections.abc import Collection
 import duckdb
 
 from mlmd_log.projector.ddl import NODE_COLUMNS
-from mlmd_log.projector.model import VALUE_COLUMNS, NodeRow, PropValue, TypeRow
+from mlmd_log.schemas.rows import VALUE_COLUMNS, NodeRow, PropValue, TypeRow
 
 _KIND_TABLES = {kind: f"{kind}_versions" for kind in NODE_COLUMNS}
 

@@ -66,6 +66,8 @@ class ProjectorLoop:
         self._failure: BaseException | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Called after each committed transaction (e.g. to invalidate a read cache).
+        self.listeners: list[Callable[[BatchReport], None]] = []
 
     @property
     def position(self) -> int:
@@ -102,6 +104,13 @@ class ProjectorLoop:
             done = self.projector.project(chunk)
             report.outcomes.extend(done.outcomes)
             report.rows += done.rows
+            for kind, ids in done.changed.items():
+                report.changed.setdefault(kind, set()).update(ids)
+            report.aliases |= done.aliases
+            for kind, rows in done.current.items():
+                report.current.setdefault(kind, []).extend(rows)
+            for listener in self.listeners:
+                listener(done)
             with self._cond:
                 self._position = chunk[-1].offset
                 self._cond.notify_all()

@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from mlmd_log.projector.model import VALUE_TYPE, NodeRow, PropValue, TypeRow, prop_value
 from mlmd_log.projector.state import OpTx
+from mlmd_log.schemas.rows import VALUE_TYPE, NodeRow, PropValue, TypeRow, prop_value
 
 #: MLMD's table name per kind, as its messages spell it.
 TABLE_NAME = {"artifact": "Artifact", "execution": "Execution", "context": "Context"}

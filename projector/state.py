@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mlmd_log.projector.model import NodeRow, TypeRow
+from mlmd_log.schemas.rows import NodeRow, TypeRow
 
 KINDS = ("artifact", "execution", "context")
 RELATION_TABLES = ("attribution", "association", "parent_context")

@@ -14,8 +14,8 @@ import duckdb
 import pyarrow as pa
 
 from mlmd_log.projector.ddl import NODE_COLUMNS
-from mlmd_log.projector.model import NodeRow
 from mlmd_log.projector.state import RELATION_TABLES, BatchOutput
+from mlmd_log.schemas.rows import NodeRow
 
 _VALUE_TYPES = {
     "int_value": pa.int64(),

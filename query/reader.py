@@ -8,18 +8,19 @@ drops missing ids and returns id order; unknown types give empty lists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
 
 from mlmd_log.errors import InvalidArgumentError, NotFoundError, UnimplementedError
-from mlmd_log.projector.model import VALUE_COLUMNS
 from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
-from mlmd_log.query.convert import event_proto, node_protos, node_select, type_proto
+from mlmd_log.query.cache import NodeCache
+from mlmd_log.query.convert import event_proto, node_rows, node_select, row_proto, type_proto
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.paging import PageToken, query_digest
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
+from mlmd_log.schemas.rows import VALUE_COLUMNS, NodeRow
 
 _ORDER = {
     OrderByField.ID: "v.id",
@@ -29,11 +30,31 @@ _ORDER = {
 _LINK = {"artifact": ("attribution", "artifact_id"), "execution": ("association", "execution_id")}
 
 
+def _id_in(ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """``v.id IN (...)``: placeholders for short lists (DuckDB prunes with them), a list parameter beyond."""
+    if len(ids) <= 1_000:
+        return f"v.id IN ({', '.join('?' * len(ids))})", list(ids)
+    return "v.id IN (SELECT unnest(?::BIGINT[]))", [list(ids)]
+
+
 class Reader:
     """Reads the projection behind ``con`` (a connection or cursor this object may use freely)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, cache: NodeCache | None = None) -> None:
         self.con = con
+        #: Current nodes by id, for point gets; only coherent when the projector's owner invalidates it.
+        self.cache = cache
+        self._alias_map: dict[str, dict[int, int]] | None = None
+        self._type_name_cache: dict[int, str] = {}
+
+    def on_commit(
+        self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool
+    ) -> None:
+        """Bring cached state up to a projector commit (wired by the store that owns the projector)."""
+        if aliases:
+            self._alias_map = None
+        if self.cache is not None:
+            self.cache.commit(current, changed)
 
     def log_position(self) -> int:
         """The last log position this projection has applied (-1 when empty): a valid ``as_of``."""
@@ -56,6 +77,14 @@ class Reader:
         options: ListOptions | None, page_token: str | None,
     ) -> tuple[list[Any], str | None]:
         """One page of nodes matching ``cond`` and the token for the next page (None at the end)."""
+        rows, token = self._node_rows(kind, cond, params, position, options, page_token)
+        names = self._type_names(r.type_id for r in rows)
+        return [row_proto(r, names.get(r.type_id, "")) for r in rows], token
+
+    def _node_rows(
+        self, kind: str, cond: str, params: Sequence[Any], position: int | None,
+        options: ListOptions | None, page_token: str | None,
+    ) -> tuple[list[NodeRow], str | None]:
         options = options or ListOptions()
         order_by = options.order_by or OrderByField.ID
         digest = query_digest(kind, cond, list(params), options.filter_query, int(order_by), options.is_asc)
@@ -79,9 +108,10 @@ class Reader:
             position = self.log_position()  # pin the listing so later pages see the same state
         vf, vparams = version_filter("v", position)
         limit = "" if options.limit is None else f" LIMIT {int(options.limit) + 1}"
+        # The type row is joined only for conditions that read it (a filter on `type`).
+        join = " JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL" if "t." in cond else ""
         rows = self.con.execute(
-            f"SELECT {node_select(kind)}, {column} FROM {kind}_versions v "
-            "JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL "
+            f"SELECT {node_select(kind)}, {column} FROM {kind}_versions v{join} "
             f"WHERE {vf} AND ({cond}){keyset} ORDER BY {column} {direction}, v.id {direction}{limit}",
             [*vparams, *params, *kparams],
         ).fetchall()
@@ -94,14 +124,20 @@ class Reader:
         if not rows:
             return [], None
         rows = [r[:-1] for r in rows]
+        owners, owner_params = _id_in(sorted({r[0] for r in rows}))
         props = self.con.execute(
-            f"SELECT p.{kind}_id, p.name, p.is_custom, {', '.join('p.' + c for c in VALUE_COLUMNS)} "
-            f"FROM {kind}_property_versions p "
-            "JOIN (SELECT unnest(?::BIGINT[]) AS id, unnest(?::BIGINT[]) AS vf) k "
-            f"ON p.{kind}_id = k.id AND p.valid_from = k.vf ORDER BY p.name",
-            [[r[0] for r in rows], [r[-1] for r in rows]],
+            f"SELECT p.{kind}_id, p.valid_from, p.name, p.is_custom, {', '.join('p.' + c for c in VALUE_COLUMNS)} "
+            f"FROM {kind}_property_versions p WHERE {owners.replace('v.id', f'p.{kind}_id')} ORDER BY p.name",
+            owner_params,
         ).fetchall()
-        return node_protos(kind, rows, props), next_token
+        return node_rows(kind, rows, props), next_token
+
+    def _type_names(self, type_ids: Iterable[int]) -> dict[int, str]:
+        """Names of types by id, from memory (a type's name never changes: its id is derived from it)."""
+        names = self._type_name_cache
+        if any(t not in names for t in type_ids):
+            names.update(self.con.execute("SELECT DISTINCT id, name FROM type_versions").fetchall())
+        return names
 
     def _resolve_ids(self, kind: str, ids: Sequence[int], position: int | None) -> list[int]:
         if not ids:
@@ -115,12 +151,38 @@ class Reader:
         aliases = dict(rows)
         return [aliases.get(i, i) for i in ids]
 
+    def _current_aliases(self, kind: str) -> dict[int, int]:
+        if self._alias_map is None:
+            loaded: dict[str, dict[int, int]] = {"artifact": {}, "execution": {}, "context": {}}
+            for k, alias_id, canonical in self.con.execute(
+                "SELECT kind, alias_id, canonical_id FROM id_aliases"
+            ).fetchall():
+                loaded[k][alias_id] = canonical
+            self._alias_map = loaded
+        return self._alias_map[kind]
+
     def _by_ids(self, kind: str, ids: Sequence[int], as_of: AsOf) -> list[Any]:
         position = self._position(as_of)
-        wanted = self._resolve_ids(kind, list(ids), position)
-        if not wanted:
-            return []
-        return self._nodes(kind, "v.id IN (SELECT unnest(?::BIGINT[]))", [wanted], position)
+        cache = self.cache
+        if position is not None or cache is None:
+            wanted = self._resolve_ids(kind, list(ids), position)
+            return self._nodes(kind, *_id_in(wanted), position) if wanted else []
+        generation = cache.generation
+        aliases = self._current_aliases(kind)
+        found: dict[int, NodeRow] = {}
+        missing = []
+        for node_id in {aliases.get(i, i) for i in ids}:
+            hit = cache.get(kind, node_id)
+            if hit is None:
+                missing.append(node_id)
+            else:
+                found[node_id] = hit
+        if missing:
+            rows = self._node_rows(kind, *_id_in(missing), None, None, None)[0]
+            cache.fill(rows, generation)
+            found.update((r.id, r) for r in rows)
+        names = self._type_names(r.type_id for r in found.values())
+        return [row_proto(found[i], names.get(found[i].type_id, "")) for i in sorted(found)]
 
     def _type_ids(self, kind: str, type_name: str, type_version: str | None) -> list[int]:
         if type_version is None:

@@ -475,3 +475,22 @@ def test_a_page_token_for_another_query_or_a_forged_one_is_refused(store: Any, t
         store.get_nodes_page("execution", ListOptions(limit=1), token)
     with pytest.raises(errors.InvalidArgumentError, match="Invalid next_page_token"):
         store.get_nodes_page("artifact", ListOptions(limit=1), "bm90IGEgdG9rZW4")
+
+
+def test_changing_a_returned_node_changes_nothing_stored(store: Any, types: dict[str, int]) -> None:
+    (artifact_id,) = store.put_artifacts([_dataset(types["dataset"], "/orig", 1)], wait=True)
+    got = store.get_artifacts_by_id([artifact_id])[0]
+    got.uri = "/mutated"
+    got.properties["day"].int_value = 42
+    again = store.get_artifacts_by_id([artifact_id])[0]
+    assert again.uri == "/orig" and again.properties["day"].int_value == 1
+
+
+def test_point_gets_see_every_committed_update(store: Any, types: dict[str, int]) -> None:
+    (artifact_id,) = store.put_artifacts([_dataset(types["dataset"], "/0", 0)], wait=True)
+    for i in range(1, 6):
+        assert store.get_artifacts_by_id([artifact_id])[0].uri == f"/{i - 1}"
+        update = _dataset(types["dataset"], f"/{i}", i)
+        update.id = artifact_id
+        store.put_artifacts([update], wait=True)
+    assert store.get_artifacts_by_id([artifact_id])[0].properties["day"].int_value == 5

@@ -1,4 +1,4 @@
-"""In-memory rows of the projection: node versions, type versions, property values.
+"""Rows of the projection as Python objects: node versions, type versions, property values.
 
 The projector's core works on these plain objects; the writer turns lists of
 them into Arrow tables and the query layer turns DuckDB rows back into MLMD
