@@ -356,6 +356,24 @@ class Reader:
             position,
         )
 
+    def get_artifacts_and_types_by_artifact_ids(
+        self, artifact_ids: Sequence[int], *, as_of: AsOf = None
+    ) -> list[tuple[mlmd.Artifact, mlmd.ArtifactType]]:
+        """Artifacts by id (MLMD order and semantics) each with its type."""
+        artifacts = self.get_artifacts_by_id(artifact_ids, as_of=as_of)
+        types = {t.id: t for t in self.get_artifact_types_by_id(sorted({a.type_id for a in artifacts}), as_of=as_of)}
+        return [(a, types[a.type_id]) for a in artifacts]
+
+    def get_parent_contexts_by_contexts(self, context_ids: Sequence[int], *, as_of: AsOf = None) -> dict[int, list[mlmd.Context]]:
+        """Parents of each context that has any (MLMD's batched form)."""
+        out = {c: self.get_parent_contexts_by_context(c, as_of=as_of) for c in dict.fromkeys(context_ids)}
+        return {c: parents for c, parents in out.items() if parents}
+
+    def get_children_contexts_by_contexts(self, context_ids: Sequence[int], *, as_of: AsOf = None) -> dict[int, list[mlmd.Context]]:
+        """Children of each context that has any (MLMD's batched form)."""
+        out = {c: self.get_children_contexts_by_context(c, as_of=as_of) for c in dict.fromkeys(context_ids)}
+        return {c: children for c, children in out.items() if children}
+
     def get_parent_contexts_by_context(self, context_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
         return self._context_edges(context_id, "child_id", "parent_id", as_of)
 

@@ -494,3 +494,13 @@ def test_point_gets_see_every_committed_update(store: Any, types: dict[str, int]
         update.id = artifact_id
         store.put_artifacts([update], wait=True)
     assert store.get_artifacts_by_id([artifact_id])[0].properties["day"].int_value == 5
+
+
+def test_artifacts_with_their_types_and_batched_context_edges(store: Any, types: dict[str, int]) -> None:
+    data, model = store.put_artifacts([_dataset(types["dataset"], "/d", 1), mlmd.Artifact(type_id=types["model"])])
+    a, b = store.put_contexts([mlmd.Context(type_id=types["pipeline"], name=n) for n in "ab"])
+    store.put_parent_contexts([mlmd.ParentContext(child_id=b, parent_id=a)], wait=True)
+    pairs = store.get_artifacts_and_types_by_artifact_ids([model, data])
+    assert [(x.id, t.name) for x, t in pairs] == [(data, "DataSet"), (model, "Model")]
+    assert {k: [c.id for c in v] for k, v in store.get_parent_contexts_by_contexts([a, b]).items()} == {b: [a]}
+    assert {k: [c.id for c in v] for k, v in store.get_children_contexts_by_contexts([a, b]).items()} == {a: [b]}
