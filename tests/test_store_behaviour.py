@@ -504,3 +504,23 @@ def test_artifacts_with_their_types_and_batched_context_edges(store: Any, types:
     assert [(x.id, t.name) for x, t in pairs] == [(data, "DataSet"), (model, "Model")]
     assert {k: [c.id for c in v] for k, v in store.get_parent_contexts_by_contexts([a, b]).items()} == {b: [a]}
     assert {k: [c.id for c in v] for k, v in store.get_children_contexts_by_contexts([a, b]).items()} == {a: [b]}
+
+
+def test_as_of_a_time_sees_what_a_reader_saw_then(store: Any, types: dict[str, int]) -> None:
+    import time
+    from datetime import datetime, timezone
+
+    (artifact_id,) = store.put_artifacts([_dataset(types["dataset"], "/then", 1)], wait=True)
+    (ctx,) = store.put_contexts([mlmd.Context(type_id=types["pipeline"], name="c")], wait=True)
+    time.sleep(0.05)
+    moment = datetime.now(timezone.utc)
+    time.sleep(0.05)
+    update = _dataset(types["dataset"], "/now", 2)
+    update.id = artifact_id
+    store.put_artifacts([update])
+    store.put_attributions_and_associations([mlmd.Attribution(artifact_id=artifact_id, context_id=ctx)], [], wait=True)
+    assert store.get_artifacts_by_id([artifact_id], as_of=moment)[0].uri == "/then"
+    assert store.get_artifacts_by_context(ctx, as_of=moment) == []
+    assert [a.uri for a in store.get_artifacts_by_context(ctx)] == ["/now"]
+    with pytest.raises(errors.InvalidArgumentError, match="timezone-aware"):
+        store.get_artifacts(as_of=datetime(2020, 1, 1))
