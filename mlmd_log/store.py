@@ -8,9 +8,11 @@ error becomes :class:`~mlmd_log.errors.DatabaseLockedError` here.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from mlmd_log.embedded import EmbeddedLog
 from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, UnimplementedError
@@ -18,6 +20,7 @@ from mlmd_log.producer.api import Producer
 from mlmd_log.projector.engine import BatchReport
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.reader import Reader
+from mlmd_log.query.sql import run_sql
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
@@ -28,7 +31,7 @@ def open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
     try:
-        return duckdb.connect(path)
+        con = duckdb.connect(path)
     except duckdb.IOException as err:
         if "lock" in str(err).lower():
             raise DatabaseLockedError(
@@ -36,6 +39,9 @@ def open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
                 f"`mlmd-log serve` of the owning process, or stop that process first. ({err})"
             ) from err
         raise
+    # Nothing in mlmd-log reads or writes files through SQL; closing the door makes sql() safe.
+    con.execute("SET enable_external_access = false")
+    return con
 
 
 class MetadataStore(Producer, Reader):
@@ -55,6 +61,10 @@ class MetadataStore(Producer, Reader):
 
     def _on_commit(self, report: BatchReport) -> None:
         self.on_commit(report.current, report.changed, report.aliases)
+
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one read-only SELECT over the documented tables and views (docs/schema.md); returns Arrow."""
+        return run_sql(self.con, query, params)
 
     def replay(self) -> int:
         """Rebuild the projection from the log (embedded: from ``log_ops``); returns the ops re-applied."""
