@@ -8,6 +8,7 @@ the call, like MLMD (the embedded backend always does).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -508,12 +509,12 @@ def test_artifacts_with_their_types_and_batched_context_edges(store: Any, types:
 
 def test_as_of_a_time_sees_what_a_reader_saw_then(store: Any, types: dict[str, int]) -> None:
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     (artifact_id,) = store.put_artifacts([_dataset(types["dataset"], "/then", 1)], wait=True)
     (ctx,) = store.put_contexts([mlmd.Context(type_id=types["pipeline"], name="c")], wait=True)
     time.sleep(0.05)
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     time.sleep(0.05)
     update = _dataset(types["dataset"], "/now", 2)
     update.id = artifact_id
