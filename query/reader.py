@@ -12,15 +12,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from mlmd_log.errors import InvalidArgumentError, NotFoundError, UnimplementedError
 from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.convert import event_proto, node_rows, node_select, row_proto, type_proto
+from mlmd_log.query.history import Change, Version, changes, op_at, op_log, version_positions
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.paging import PageToken, query_digest
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.schemas.rows import VALUE_COLUMNS, NodeRow
+from mlmd_log.schemas.v1 import ops_pb2
 
 _ORDER = {
     OrderByField.ID: "v.id",
@@ -379,6 +382,29 @@ class Reader:
 
     def get_children_contexts_by_context(self, context_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
         return self._context_edges(context_id, "parent_id", "child_id", as_of)
+
+    # -- history and audit ---------------------------------------------------------------------------
+
+    def get_history(self, kind: str, node_id: int) -> list[Version]:
+        """Every version of an artifact, execution or context, oldest first, each with the op that wrote it."""
+        (node_id,) = self._resolve_ids(kind, [node_id], None)
+        out = []
+        for valid_from, valid_to, change in version_positions(self.con, kind, node_id):
+            (node,) = self._by_ids(kind, [node_id], valid_from)
+            out.append(Version(node, valid_from, valid_to, change))
+        return out
+
+    def get_changes(self, after: int = -1, up_to: int | None = None) -> list[Change]:
+        """Ops in the log positions (after, up_to]: what changed and who changed it."""
+        return changes(self.con, after, up_to)
+
+    def get_op(self, position: int) -> ops_pb2.Operation:
+        """The op at a log position, decoded."""
+        return op_at(self.con, position)
+
+    def get_op_log(self, after: int = -1, up_to: int | None = None) -> pa.Table:
+        """The op log as an Arrow table (position, op_id, payload, outcome, producer, times, rejection)."""
+        return op_log(self.con, after, up_to)
 
     # -- events --------------------------------------------------------------------------------------
 
