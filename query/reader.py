@@ -19,6 +19,7 @@ from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.convert import event_proto, node_rows, node_select, row_proto, type_proto
 from mlmd_log.query.history import Change, Version, changes, op_at, op_log, version_positions
+from mlmd_log.query.lineage import Reached, traverse
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.paging import PageToken, query_digest
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
@@ -31,6 +32,24 @@ _ORDER = {
     OrderByField.UPDATE_TIME: "v.last_update_time_since_epoch",
 }
 _LINK = {"artifact": ("attribution", "artifact_id"), "execution": ("association", "execution_id")}
+
+
+_MAX_STARTING_NODES = 100
+_MAX_NODES = 100_000
+
+
+def _warn_truncated() -> None:
+    import warnings
+
+    warnings.warn(
+        f"lineage subgraph cut at {_MAX_NODES:,} nodes: narrow the starting nodes or max_num_hops",
+        ResultTruncatedWarning,
+        stacklevel=3,
+    )
+
+
+class ResultTruncatedWarning(UserWarning):
+    """A result was cut short by a limit; the warning says which."""
 
 
 def _id_in(ids: Sequence[int]) -> tuple[str, list[Any]]:
@@ -382,6 +401,93 @@ class Reader:
 
     def get_children_contexts_by_context(self, context_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
         return self._context_edges(context_id, "parent_id", "child_id", as_of)
+
+    # -- lineage ---------------------------------------------------------------------------------------
+
+    def _filter_ids(self, kind: str, filter_query: str, position: int | None, limit: int) -> list[int]:
+        rows, _ = self._node_rows(kind, "TRUE", [], position, ListOptions(limit=limit, filter_query=filter_query), None)
+        return [r.id for r in rows]
+
+    def get_lineage_subgraph(
+        self,
+        query_options: mlmd.LineageSubgraphQueryOptions,
+        field_mask_paths: Sequence[str] | None = None,
+        *,
+        as_of: AsOf = None,
+    ) -> mlmd.LineageGraph:
+        """MLMD's lineage subgraph: nodes within ``max_num_hops`` of the starting nodes, with their events,
+        types and contexts (``field_mask_paths`` picks LineageGraph fields). ``as_of`` reads the past."""
+        options = query_options
+        which = options.WhichOneof("starting_nodes")
+        start = getattr(options, which) if which else None
+        if start is None or not start.filter_query:
+            raise InvalidArgumentError("Missing arguments for listing starting nodes.")
+        if options.max_num_hops < 0:
+            raise InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops = {options.max_num_hops}")
+        position = self._position(as_of)
+        if position is None:
+            position = self.log_position()  # one consistent snapshot for every query below
+        start_kind = "artifact" if which == "starting_artifacts" else "execution"
+        start_ids = self._filter_ids(start_kind, start.filter_query, position, _MAX_STARTING_NODES)
+        end_a = (
+            self._filter_ids("artifact", options.ending_artifacts.filter_query, position, _MAX_NODES)
+            if options.ending_artifacts.filter_query else []
+        )
+        end_e = (
+            self._filter_ids("execution", options.ending_executions.filter_query, position, _MAX_NODES)
+            if options.ending_executions.filter_query else []
+        )
+        include_ending = options.ending_artifacts.include_ending_nodes or options.ending_executions.include_ending_nodes
+        reached = traverse(
+            self.con, start_kind=start_kind, start_ids=start_ids, max_hops=options.max_num_hops,
+            direction=options.direction, position=position, end_artifacts=end_a, end_executions=end_e,
+            include_ending=include_ending, max_nodes=_MAX_NODES,
+        )
+        return self._lineage_graph(reached, position, field_mask_paths)
+
+    def _lineage_graph(self, reached: Reached, position: int, paths: Sequence[str] | None) -> mlmd.LineageGraph:
+        wanted = set(paths or ())
+        def want(field: str) -> bool:
+            return not wanted or field in wanted
+
+        graph = mlmd.LineageGraph()
+        artifacts = self._by_ids("artifact", reached.artifact_ids, position) if reached.artifact_ids else []
+        executions = self._by_ids("execution", reached.execution_ids, position) if reached.execution_ids else []
+        if want("artifacts"):
+            graph.artifacts.extend(artifacts)
+        if want("executions"):
+            graph.executions.extend(executions)
+        if want("events") and artifacts and executions:
+            a_ids, e_ids = set(reached.artifact_ids), set(reached.execution_ids)
+            graph.events.extend(
+                e for e in self._events("execution_id", "execution", reached.execution_ids, position)
+                if e.artifact_id in a_ids and e.execution_id in e_ids
+            )
+        if want("artifact_types") and artifacts:
+            graph.artifact_types.extend(self.get_artifact_types_by_id(sorted({a.type_id for a in artifacts}), as_of=position))
+        if want("execution_types") and executions:
+            graph.execution_types.extend(self.get_execution_types_by_id(sorted({e.type_id for e in executions}), as_of=position))
+        if want("contexts") or want("context_types"):
+            rf, rparams = version_filter("r", position)
+            context_ids = [
+                row[0] for row in self.con.execute(
+                    f"SELECT r.context_id FROM attribution_versions r WHERE {rf} "
+                    "AND r.artifact_id IN (SELECT unnest(?::BIGINT[])) "
+                    f"UNION SELECT r.context_id FROM association_versions r WHERE {rf} "
+                    "AND r.execution_id IN (SELECT unnest(?::BIGINT[]))",
+                    [*rparams, reached.artifact_ids, *rparams, reached.execution_ids],
+                ).fetchall()
+            ]
+            contexts = {c.id: c for c in (self._by_ids("context", context_ids, position) if context_ids else [])}
+            if want("contexts"):
+                graph.contexts.extend(contexts[i] for i in sorted(contexts))
+            if want("context_types") and contexts:
+                graph.context_types.extend(
+                    self.get_context_types_by_id(sorted({c.type_id for c in contexts.values()}), as_of=position)
+                )
+        if reached.truncated:
+            _warn_truncated()
+        return graph
 
     # -- history and audit ---------------------------------------------------------------------------
 
