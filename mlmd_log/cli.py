@@ -1,19 +1,42 @@
 """The ``mlmd-log`` command: a thin layer over the library API.
 
 Commands take the same ``--log URL`` and ``--db PATH`` options (env
-``MLMD_LOG_LOG``, ``MLMD_LOG_DB``). Errors print one line (no traceback unless
-``--debug``) and exit non-zero.
+``MLMD_LOG_LOG``, ``MLMD_LOG_DB``) and one ``--format table|json|csv``
+output option. Errors print one line (no traceback unless ``--debug``).
+Exit codes: 0 success, 1 an mlmd-log error, 2 a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from mlmd_log.errors import MlmdLogError
+from mlmd_log.errors import InvalidArgumentError, MlmdLogError
+from mlmd_log.output import FORMATS, node_row, render
 from mlmd_log.settings import Settings
+
+
+def _db_path(args: argparse.Namespace, settings: Settings) -> str:
+    from mlmd_log.urls import DuckDBLogUrl, parse_log_url
+
+    if getattr(args, "db", None):
+        return str(args.db)
+    if settings.db:
+        return settings.db
+    url = parse_log_url(getattr(args, "log", None) or settings.log)
+    if isinstance(url, DuckDBLogUrl):
+        return url.path
+    raise InvalidArgumentError("this command reads a DuckDB file: pass --db PATH (or MLMD_LOG_DB)")
+
+
+def _reader(args: argparse.Namespace, settings: Settings) -> Any:
+    from mlmd_log.store import open_reader
+
+    return open_reader(_db_path(args, settings), settings)
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,19 +47,17 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 
     url = parse_log_url(args.log or settings.log)
     if not isinstance(url, KafkaLogUrl):
-        print("the embedded log is projected as it is written; `project` needs --log kafka://...", file=sys.stderr)
-        return 2
-    db = args.db or settings.db
-    if not db:
-        print("`project` needs --db PATH (or MLMD_LOG_DB)", file=sys.stderr)
-        return 2
-    loop = ProjectorLoop(open_duckdb(db), KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
+        raise InvalidArgumentError("the embedded log is projected as it is written; `project` needs --log kafka://...")
+    loop = ProjectorLoop(open_duckdb(_db_path(args, settings)), KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
     started, done = time.monotonic(), [0]
+    show = sys.stderr.isatty()
 
-    def progress(report: object) -> None:
-        done[0] += len(report.outcomes)  # type: ignore[attr-defined]
-        rate = done[0] / max(time.monotonic() - started, 1e-6)
-        print(f"\rprojected {done[0]:,} ops at position {loop.position:,} ({rate:,.0f} ops/s)", end="", file=sys.stderr)
+    def progress(report: Any) -> None:
+        done[0] += len(report.outcomes)
+        if show:
+            rate = done[0] / max(time.monotonic() - started, 1e-6)
+            print(f"\rprojected {done[0]:,} ops, at position {loop.position:,} ({rate:,.0f} ops/s)",
+                  end="", file=sys.stderr)
 
     try:
         loop.run(until_caught_up=not args.follow, on_batch=progress)
@@ -44,7 +65,8 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
         pass
     finally:
         loop.stop()
-        print(file=sys.stderr)
+    print(f"{'' if not show else chr(10)}projected {done[0]:,} ops; checkpoint at position {loop.position}",
+          file=sys.stderr)
     return 0
 
 
@@ -54,18 +76,104 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(args.db or "mlmd-demo.duckdb")
 
 
+def _sql(args: argparse.Namespace, settings: Settings) -> int:
+    print(render(_reader(args, settings).sql(args.query), args.format))
+    return 0
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> int:
+    versions = _reader(args, settings).get_history(args.kind, args.id)
+    rows = [
+        {"valid_from": v.valid_from, "valid_to": v.valid_to, "op_id": v.change.op_id, "team": v.change.team,
+         "service": v.change.service, "user": v.change.user, "time_ms": v.change.time_ms, **node_row(v.node)}
+        for v in versions
+    ]
+    print(render(rows, args.format))
+    return 0
+
+
+def _ops(args: argparse.Namespace, settings: Settings) -> int:
+    print(render(_reader(args, settings).get_op_log(args.after, args.up_to), args.format))
+    return 0
+
+
+def _lineage(args: argparse.Namespace, settings: Settings) -> int:
+    from mlmd_log.query.lineage import BIDIRECTIONAL, DOWNSTREAM, UPSTREAM, traverse
+
+    reader = _reader(args, settings)
+    direction = {"up": UPSTREAM, "down": DOWNSTREAM, "both": BIDIRECTIONAL}[args.direction]
+    kind = "artifact" if args.artifact is not None else "execution"
+    start = args.artifact if args.artifact is not None else args.execution
+    reached = traverse(reader.con, start_kind=kind, start_ids=[start], max_hops=args.hops, direction=direction,
+                       position=args.as_of)
+    nodes = [{"kind": "artifact", **node_row(a)} for a in reader.get_artifacts_by_id(reached.artifact_ids, as_of=args.as_of)]
+    nodes += [{"kind": "execution", **node_row(e)} for e in reader.get_executions_by_id(reached.execution_ids, as_of=args.as_of)]
+    print(render(nodes, args.format))
+    return 0
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from mlmd_log.projector.replay import replay_archive
+    from mlmd_log.store import open_duckdb
+
+    if os.path.exists(args.to):
+        raise InvalidArgumentError(f"{args.to} exists: replay builds a new file (remove it first)")
+    source = duckdb.connect(_db_path(args, settings), read_only=True)
+    target = open_duckdb(args.to)
+    total = source.execute(
+        "SELECT count(*) FROM op_archive WHERE ? IS NULL OR position <= ?", [args.up_to, args.up_to]
+    ).fetchone()
+    started = time.monotonic()
+
+    def progress(done: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rreplayed {done:,}/{total[0] if total else 0:,} ops", end="", file=sys.stderr)
+
+    count = replay_archive(source, target, up_to=args.up_to, progress=progress)
+    print(f"\nreplayed {count:,} ops into {args.to} in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlmd-log", description="An event-sourced ML Metadata store.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="record a small ML pipeline in an embedded store and answer questions about it")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Any, help_text: str, *, db: bool = True, fmt: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if db:
+            p.add_argument("--log", help="log URL: duckdb:///PATH or kafka://HOST:PORT/TOPIC (env MLMD_LOG_LOG)")
+            p.add_argument("--db", help="DuckDB projection file (env MLMD_LOG_DB)")
+        if fmt:
+            p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+        p.set_defaults(run=run)
+        return p
+
+    demo = command("demo", _demo, "record a small ML pipeline in an embedded store and answer questions about it",
+                   db=False, fmt=False)
     demo.add_argument("--db", help="DuckDB file for the demo (default mlmd-demo.duckdb, recreated)")
-    demo.set_defaults(run=_demo)
-    project = sub.add_parser("project", help="project a Kafka log into a DuckDB file, exactly once")
-    project.add_argument("--log", help="kafka://host:port/topic (env MLMD_LOG_LOG)")
-    project.add_argument("--db", help="DuckDB file to project into (env MLMD_LOG_DB)")
+    project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C stops)")
-    project.set_defaults(run=_project)
+    sql = command("sql", _sql, "run one read-only SELECT over the projection")
+    sql.add_argument("query", help="a single SELECT statement")
+    history = command("history", _history, "every version of a node with the op and producer that wrote it")
+    history.add_argument("kind", choices=("artifact", "execution", "context"))
+    history.add_argument("id", type=int)
+    ops = command("ops", _ops, "the op log: position, op, outcome, producer, times, rejection")
+    ops.add_argument("--after", type=int, default=-1, help="only ops after this log position")
+    ops.add_argument("--up-to", type=int, default=None, help="only ops up to this log position")
+    lineage = command("lineage", _lineage, "the nodes reachable from an artifact or execution through events")
+    start = lineage.add_mutually_exclusive_group(required=True)
+    start.add_argument("--artifact", type=int, help="start from this artifact id")
+    start.add_argument("--execution", type=int, help="start from this execution id")
+    lineage.add_argument("--direction", choices=("up", "down", "both"), default="up")
+    lineage.add_argument("--hops", type=int, default=20)
+    lineage.add_argument("--as-of", type=int, default=None, help="read as of this log position")
+    replay = command("replay", _replay, "rebuild a projection in a new file from a DuckDB file's op archive", fmt=False)
+    replay.add_argument("--to", required=True, help="the new DuckDB file")
+    replay.add_argument("--up-to", type=int, default=None, help="stop after this log position")
     return parser
 
 
@@ -78,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"mlmd-log: {type(err).__name__}: {err.message}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -8,19 +8,16 @@ error becomes :class:`~mlmd_log.errors.DatabaseLockedError` here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from mlmd_log.embedded import EmbeddedLog
-from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, UnimplementedError
+from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, NotFoundError, UnimplementedError
 from mlmd_log.producer.api import Producer
 from mlmd_log.projector.engine import BatchReport
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.reader import Reader
-from mlmd_log.query.sql import run_sql
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
@@ -62,10 +59,6 @@ class MetadataStore(Producer, Reader):
     def _on_commit(self, report: BatchReport) -> None:
         self.on_commit(report.current, report.changed, report.aliases)
 
-    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
-        """Run one read-only SELECT over the documented tables and views (docs/schema.md); returns Arrow."""
-        return run_sql(self.con, query, params)
-
     def replay(self) -> int:
         """Rebuild the projection from the log (embedded: from ``log_ops``); returns the ops re-applied."""
         if self._embedded is None:
@@ -95,6 +88,23 @@ class _NoProjection:
         raise InvalidArgumentError(
             "this store is write-only (connected to Kafka with db=None): pass db=PATH to read"
         )
+
+
+def open_reader(db: str, settings: Settings | None = None) -> Reader:
+    """A read-only :class:`Reader` over a DuckDB projection file nobody is writing (no cache: nothing changes)."""
+    if not os.path.exists(db):
+        raise NotFoundError(f"no DuckDB file at {db}")
+    try:
+        con = duckdb.connect(db, read_only=True)
+    except duckdb.IOException as err:
+        if "lock" in str(err).lower():
+            raise DatabaseLockedError(
+                f"{db} is owned by a running projector (DuckDB allows one process per file while it writes): "
+                f"read it through that process's `mlmd-log serve`, or stop it first. ({err})"
+            ) from err
+        raise
+    con.execute("SET enable_external_access = false")
+    return Reader(con)
 
 
 def connect(log_url: str | None = None, db: str | None = None, settings: Settings | None = None) -> MetadataStore:

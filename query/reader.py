@@ -22,6 +22,7 @@ from mlmd_log.query.history import Change, Version, changes, op_at, op_log, vers
 from mlmd_log.query.lineage import Reached, traverse
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.paging import PageToken, query_digest
+from mlmd_log.query.sql import run_sql
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.schemas.rows import VALUE_COLUMNS, NodeRow
 from mlmd_log.schemas.v1 import ops_pb2
@@ -401,6 +402,10 @@ class Reader:
 
     def get_children_contexts_by_context(self, context_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
         return self._context_edges(context_id, "parent_id", "child_id", as_of)
+
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one read-only SELECT over the documented tables and views (docs/schema.md); returns Arrow."""
+        return run_sql(self.con, query, params)
 
     # -- lineage ---------------------------------------------------------------------------------------
 
