@@ -40,6 +40,9 @@ def _reader(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    import signal
+
     from mlmd_log.projector.loop import ProjectorLoop
     from mlmd_log.projector.transport import KafkaLogReader
     from mlmd_log.store import open_duckdb
@@ -49,24 +52,35 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     if not isinstance(url, KafkaLogUrl):
         raise InvalidArgumentError("the embedded log is projected as it is written; `project` needs --log kafka://...")
     loop = ProjectorLoop(open_duckdb(_db_path(args, settings)), KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
-    started, done = time.monotonic(), [0]
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.request_stop())  # finish the open transaction, then exit 0
+    started, done, last_status = time.monotonic(), [0], [0.0]
     show = sys.stderr.isatty()
 
     def progress(report: Any) -> None:
         done[0] += len(report.outcomes)
+        now = time.monotonic()
+        if not (show or args.status_file) or now - last_status[0] < 1.0:
+            return
+        last_status[0] = now
+        rate = done[0] / max(now - started, 1e-6)
+        lag = loop.lag()
         if show:
-            rate = done[0] / max(time.monotonic() - started, 1e-6)
-            print(f"\rprojected {done[0]:,} ops, at position {loop.position:,} ({rate:,.0f} ops/s)",
+            print(f"\rprojected {done[0]:,} ops, position {loop.position:,}, lag {lag:,} ({rate:,.0f} ops/s)   ",
                   end="", file=sys.stderr)
+        if args.status_file:
+            status = {"position": loop.position, "lag": lag, "ops": done[0], "ops_per_s": round(rate, 1),
+                      "time": time.time()}
+            tmp = f"{args.status_file}.tmp"
+            with open(tmp, "w", encoding="utf-8") as out:
+                json.dump(status, out)
+            os.replace(tmp, args.status_file)
 
     try:
         loop.run(until_caught_up=not args.follow, on_batch=progress)
-    except KeyboardInterrupt:
-        pass
     finally:
         loop.stop()
-    print(f"{'' if not show else chr(10)}projected {done[0]:,} ops; checkpoint at position {loop.position}",
-          file=sys.stderr)
+    print(f"{chr(10) if show else ''}projected {done[0]:,} ops; checkpoint at position {loop.position}", file=sys.stderr)
     return 0
 
 
@@ -155,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                    db=False, fmt=False)
     demo.add_argument("--db", help="DuckDB file for the demo (default mlmd-demo.duckdb, recreated)")
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
-    project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C stops)")
+    project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
+    project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")
     sql = command("sql", _sql, "run one read-only SELECT over the projection")
     sql.add_argument("query", help="a single SELECT statement")
     history = command("history", _history, "every version of a node with the op and producer that wrote it")

@@ -128,6 +128,14 @@ class ProjectorLoop:
             if target is not None and self._position >= target:
                 return
 
+    def lag(self) -> int:
+        """Ops in the log not yet projected (asks the broker for the log's end)."""
+        return max(0, self.source.end_offset() - 1 - self._position)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to return after the transaction in progress (safe from a signal handler)."""
+        self._stop.set()
+
     def start(self) -> None:
         """Run in a background thread (a replica inside a store); failures reach :meth:`wait_for`."""
         self.check_regression()

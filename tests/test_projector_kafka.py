@@ -103,3 +103,31 @@ def test_live_projection_equals_replays_from_kafka_and_from_the_archive(kafka_br
     source = duckdb.connect(str(tmp_path / "live.duckdb"), read_only=True)
     assert replay_archive(source, from_archive) == len(expected["op_archive"])
     assert _all_tables(from_archive) == expected
+
+
+def test_project_command_reports_lag_and_stops_cleanly_on_sigterm(kafka_broker: Any, tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}")
+    writer = mlmd_log.connect(url)
+    _fill(writer)
+    writer.close()
+    status = tmp_path / "status.json"
+    db = tmp_path / "p.duckdb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlmd_log.cli", "project", "--follow", "--log", url, "--db", str(db),
+         "--status-file", str(status)],
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not status.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    report = json.loads(status.read_text())
+    assert report["lag"] == 0 and report["position"] >= 2 and report["ops_per_s"] > 0
+    assert "checkpoint at position" in (proc.stderr.read() if proc.stderr else "")
