@@ -74,6 +74,8 @@ def _node_tables(kind: str) -> list[str]:
     create_time_since_epoch BIGINT NOT NULL,
     last_update_time_since_epoch BIGINT NOT NULL,
     system_metadata BLOB,
+    -- The version as MLMD's message, serialized: reads parse it instead of reassembling columns.
+    proto BLOB NOT NULL,
     valid_from BIGINT NOT NULL,
     valid_to BIGINT
 )""",

@@ -29,20 +29,20 @@ class DuckLookups:
         table = _KIND_TABLES[kind]
         rows = self.con.execute(
             f"SELECT id, {', '.join(cols)}, create_time_since_epoch, last_update_time_since_epoch, "
-            f"system_metadata, valid_from FROM {table} "
+            f"system_metadata, valid_from, proto FROM {table} "
             "WHERE valid_to IS NULL AND id IN (SELECT unnest(?::BIGINT[]))",
             [list(ids)],
         ).fetchall()
         out: dict[int, NodeRow] = {}
         for row in rows:
             values = dict(zip(cols, row[1 : 1 + len(cols)], strict=True))
-            ctime, utime, sysmeta, valid_from = row[1 + len(cols) :]
+            ctime, utime, sysmeta, valid_from, proto = row[1 + len(cols) :]
             out[row[0]] = NodeRow(
                 kind=kind, id=row[0], type_id=values["type_id"], name=values["name"],
                 external_id=values["external_id"],
                 state=values.get("state", values.get("last_known_state")),
                 uri=values.get("uri"), create_time=ctime, update_time=utime,
-                system_metadata=sysmeta, props={}, custom={}, valid_from=valid_from, in_db=True,
+                system_metadata=sysmeta, props={}, custom={}, valid_from=valid_from, in_db=True, proto=proto,
             )
         if out:
             self._fill_props(kind, out)

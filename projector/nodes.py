@@ -11,7 +11,7 @@ from typing import Any
 
 from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mlmd_log.projector.state import OpTx
-from mlmd_log.schemas.rows import VALUE_TYPE, NodeRow, PropValue, TypeRow, prop_value
+from mlmd_log.schemas.rows import VALUE_TYPE, NodeRow, PropValue, TypeRow, node_message, prop_value
 
 #: MLMD's table name per kind, as its messages spell it.
 TABLE_NAME = {"artifact": "Artifact", "execution": "Execution", "context": "Context"}
@@ -158,6 +158,7 @@ def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int) -> in
     row = _new_row(kind, msg, node_id, time_ms, tx.position)
     row.props = _typed_props(node_type, msg.properties, msg)
     row.custom = _custom_props(msg.custom_properties)
+    row.proto = node_message(row, node_type.name).SerializeToString()
     _record(tx, row, None)
     tx.set("fresh", (kind, node_id), True)
     return node_id
@@ -231,6 +232,7 @@ def update_node(tx: OpTx, kind: str, msg: Any, paths: Sequence[str], time_ms: in
     row.props = _clean(raw_props)
     if row.same_content(cur):
         return node_id
+    row.proto = node_message(row, node_type.name).SerializeToString()
     _record(tx, row, cur)
     return node_id
 
@@ -282,6 +284,7 @@ def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: 
         ):
             raise AlreadyExistsError(f"Given node already exists: id {node_id} is already used by a {kind}")
         external_id = msg.external_id if msg.HasField("external_id") else None
+        custom = _custom_props(msg.custom_properties) if msg.custom_properties else {}
         row = NodeRow(
             kind, node_id, type_id, name, external_id,
             getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
@@ -289,9 +292,20 @@ def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: 
             time_ms, time_ms,
             msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
             _typed_props(node_type, msg.properties, msg) if msg.properties else {},
-            _custom_props(msg.custom_properties) if msg.custom_properties else {},
+            custom,
             position,
         )
+        if len(custom) == len(msg.custom_properties):
+            # The incoming message is the stored one once the fields MLMD sets are set (the hot path).
+            msg.id = node_id
+            msg.type = node_type.name
+            msg.create_time_since_epoch = time_ms
+            msg.last_update_time_since_epoch = time_ms
+            if is_artifact and not msg.HasField("uri"):
+                msg.uri = ""
+            row.proto = msg.SerializeToString()
+        else:  # empty custom values are dropped, as MLMD does: rebuild the message from the row
+            row.proto = node_message(row, node_type.name).SerializeToString()
         if name is not None or external_id is not None:
             _record(tx, row, None)
         else:

@@ -69,6 +69,7 @@ def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow
     cols["create_time_since_epoch"] = pa.array([r.create_time for r in rows], pa.int64())
     cols["last_update_time_since_epoch"] = pa.array([r.update_time for r in rows], pa.int64())
     cols["system_metadata"] = pa.array([r.system_metadata for r in rows], pa.binary())
+    cols["proto"] = pa.array([r.proto for r in rows], pa.binary())
     cols["valid_from"] = pa.array([r.valid_from for r in rows], pa.int64())
     cols["valid_to"] = pa.array([r.valid_to for r in rows], pa.int64())
     _insert(con, f"{kind}_versions", cols)

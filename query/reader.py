@@ -24,7 +24,7 @@ from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.paging import PageToken, query_digest
 from mlmd_log.query.sql import run_sql
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
-from mlmd_log.schemas.rows import VALUE_COLUMNS, NodeRow
+from mlmd_log.schemas.rows import NODE_MESSAGE, NodeRow
 from mlmd_log.schemas.v1 import ops_pb2
 
 _ORDER = {
@@ -68,7 +68,6 @@ class Reader:
         #: Current nodes by id, for point gets; only coherent when the projector's owner invalidates it.
         self.cache = cache
         self._alias_map: dict[str, dict[int, int]] | None = None
-        self._type_name_cache: dict[int, str] = {}
 
     def on_commit(
         self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool
@@ -100,14 +99,22 @@ class Reader:
         options: ListOptions | None, page_token: str | None,
     ) -> tuple[list[Any], str | None]:
         """One page of nodes matching ``cond`` and the token for the next page (None at the end)."""
-        rows, token = self._node_rows(kind, cond, params, position, options, page_token)
-        names = self._type_names(r.type_id for r in rows)
-        return [row_proto(r, names.get(r.type_id, "")) for r in rows], token
+        rows, token = self._select(kind, "v.id, v.proto", cond, params, position, options, page_token)
+        parse = NODE_MESSAGE[kind].FromString
+        return [parse(r[1]) for r in rows], token
 
     def _node_rows(
         self, kind: str, cond: str, params: Sequence[Any], position: int | None,
         options: ListOptions | None, page_token: str | None,
     ) -> tuple[list[NodeRow], str | None]:
+        rows, token = self._select(kind, node_select(kind), cond, params, position, options, page_token)
+        return node_rows(kind, rows), token
+
+    def _select(
+        self, kind: str, columns: str, cond: str, params: Sequence[Any], position: int | None,
+        options: ListOptions | None, page_token: str | None,
+    ) -> tuple[list[tuple[Any, ...]], str | None]:
+        """Rows (``columns``, which start with ``v.id``) of the node versions matching ``cond``, paged."""
         options = options or ListOptions()
         order_by = options.order_by or OrderByField.ID
         digest = query_digest(kind, cond, list(params), options.filter_query, int(order_by), options.is_asc)
@@ -134,7 +141,7 @@ class Reader:
         # The type row is joined only for conditions that read it (a filter on `type`).
         join = " JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL" if "t." in cond else ""
         rows = self.con.execute(
-            f"SELECT {node_select(kind)}, {column} FROM {kind}_versions v{join} "
+            f"SELECT {columns}, {column} FROM {kind}_versions v{join} "
             f"WHERE {vf} AND ({cond}){keyset} ORDER BY {column} {direction}, v.id {direction}{limit}",
             [*vparams, *params, *kparams],
         ).fetchall()
@@ -144,23 +151,7 @@ class Reader:
             last = rows[-1]
             assert position is not None
             next_token = PageToken(position, int(order_by), options.is_asc, last[-1], last[0], digest).encode()
-        if not rows:
-            return [], None
-        rows = [r[:-1] for r in rows]
-        owners, owner_params = _id_in(sorted({r[0] for r in rows}))
-        props = self.con.execute(
-            f"SELECT p.{kind}_id, p.valid_from, p.name, p.is_custom, {', '.join('p.' + c for c in VALUE_COLUMNS)} "
-            f"FROM {kind}_property_versions p WHERE {owners.replace('v.id', f'p.{kind}_id')} ORDER BY p.name",
-            owner_params,
-        ).fetchall()
-        return node_rows(kind, rows, props), next_token
-
-    def _type_names(self, type_ids: Iterable[int]) -> dict[int, str]:
-        """Names of types by id, from memory (a type's name never changes: its id is derived from it)."""
-        names = self._type_name_cache
-        if any(t not in names for t in type_ids):
-            names.update(self.con.execute("SELECT DISTINCT id, name FROM type_versions").fetchall())
-        return names
+        return [r[:-1] for r in rows], next_token
 
     def _resolve_ids(self, kind: str, ids: Sequence[int], position: int | None) -> list[int]:
         if not ids:
@@ -204,8 +195,7 @@ class Reader:
             rows = self._node_rows(kind, *_id_in(missing), None, None, None)[0]
             cache.fill(rows, generation)
             found.update((r.id, r) for r in rows)
-        names = self._type_names(r.type_id for r in found.values())
-        return [row_proto(found[i], names.get(found[i].type_id, "")) for i in sorted(found)]
+        return [row_proto(found[i]) for i in sorted(found)]
 
     def _type_ids(self, kind: str, type_name: str, type_version: str | None) -> list[int]:
         if type_version is None:

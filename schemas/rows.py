@@ -85,6 +85,8 @@ class NodeRow:
     valid_to: int | None = None
     #: True when this version is already stored (closing it needs an UPDATE).
     in_db: bool = False
+    #: The version as MLMD's message, serialized (what reads return).
+    proto: bytes = b""
 
     def same_content(self, other: NodeRow) -> bool:
         """True when ``other`` records the same facts (ignoring times and positions)."""
@@ -118,3 +120,28 @@ class TypeRow:
     valid_to: int | None = None
     in_db: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+NODE_MESSAGE: Final[dict[str, Any]] = {"artifact": mlmd.Artifact, "execution": mlmd.Execution, "context": mlmd.Context}
+
+
+def node_message(row: NodeRow, type_name: str) -> Any:
+    """The MLMD message for a node version (a fresh object)."""
+    msg = NODE_MESSAGE[row.kind](
+        id=row.id, type_id=row.type_id, type=type_name,
+        create_time_since_epoch=row.create_time, last_update_time_since_epoch=row.update_time,
+    )
+    if row.name is not None:
+        msg.name = row.name
+    if row.external_id is not None:
+        msg.external_id = row.external_id
+    if row.state is not None:
+        setattr(msg, "state" if row.kind == "artifact" else "last_known_state", row.state)
+    if row.uri is not None:
+        msg.uri = row.uri
+    if row.system_metadata is not None:
+        msg.system_metadata.ParseFromString(row.system_metadata)
+    for props, target in ((row.props, msg.properties), (row.custom, msg.custom_properties)):
+        for name in sorted(props):
+            to_value(props[name], target[name])
+    return msg
