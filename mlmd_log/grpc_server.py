@@ -1,0 +1,241 @@
+"""MLMD's gRPC service (``ml_metadata.MetadataStoreService``) over one :class:`~mlmd_log.store.MetadataStore`.
+
+Existing MLMD clients (``ml_metadata.MetadataStore(MetadataStoreClientConfig(host=..., port=...))``, TFX,
+Kubeflow Pipelines) point at this server unchanged. The server owns the store, and so its DuckDB file and
+its projector: writes are appended to the log and answered once this projector has applied them
+(read-your-writes, MLMD's status codes on rejection); reads are served from DuckDB by a pool of worker
+threads, each with its own cursor. :func:`serve` starts it in this process; ``python -m mlmd_log.grpc_server
+--log URL --db PATH --port N`` runs it as a process.
+
+Security: it binds to loopback unless told otherwise; TLS (optionally requiring client certificates) and a
+bearer token (metadata ``authorization: Bearer <token>``, checked in constant time) are opt-in. MLMD's own
+client can use TLS but cannot send a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import grpc
+from pydantic import SecretStr
+
+from mlmd_log.errors import InvalidArgumentError, UnavailableError
+from mlmd_log.grpc_common import log
+from mlmd_log.grpc_reads import ReadHandlers
+from mlmd_log.grpc_store import SharedStore
+from mlmd_log.grpc_writes import WriteHandlers
+from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2_grpc as svc_grpc
+from mlmd_log.store import MetadataStore
+
+#: Default largest request or response: MLMD ops are bounded by the producer's ``max_op_bytes`` (8 MiB) anyway.
+DEFAULT_MAX_MESSAGE_BYTES: Final = 32 * 1024 * 1024
+#: Environment variable the command line reads the bearer token from (never from argv, where ``ps`` shows it).
+TOKEN_ENV: Final = "MLMD_LOG_SERVER_TOKEN"
+
+
+class MetadataStoreServicer(WriteHandlers, ReadHandlers, svc_grpc.MetadataStoreServiceServicer):
+    """Every rpc of ``ml_metadata.MetadataStoreService``, translated to the store's API and back."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """The server's key and certificate chain (PEM); with ``client_ca``, clients must present a certificate it signed."""
+
+    private_key: bytes
+    certificate_chain: bytes
+    client_ca: bytes | None = None
+
+    @classmethod
+    def from_files(cls, key: str | Path, cert: str | Path, client_ca: str | Path | None = None) -> TlsConfig:
+        return cls(
+            Path(key).read_bytes(), Path(cert).read_bytes(), Path(client_ca).read_bytes() if client_ca else None
+        )
+
+    def credentials(self) -> Any:
+        return grpc.ssl_server_credentials(
+            [(self.private_key, self.certificate_chain)],
+            root_certificates=self.client_ca,
+            require_client_auth=self.client_ca is not None,
+        )
+
+
+class _BearerToken(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Refuses every call whose ``authorization`` metadata is not ``Bearer <token>`` (UNAUTHENTICATED)."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+        def deny(request: Any, context: Any) -> None:
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or wrong bearer token: send metadata 'authorization: Bearer <token>'",
+            )
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == "authorization":
+                given = value.encode() if isinstance(value, str) else bytes(value)
+                if hmac.compare_digest(given, self._expected):
+                    return continuation(handler_call_details)
+        return self._deny
+
+
+class GrpcServer:
+    """A running server: ``address``, ``port``; :meth:`stop` ends it (the store stays open: its owner closes it)."""
+
+    def __init__(
+        self, server: Any, executor: futures.ThreadPoolExecutor, shared: SharedStore, host: str, port: int
+    ) -> None:
+        self._server = server
+        self._executor = executor
+        self._shared = shared
+        self.host = host
+        self.port = port
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        """``host:port`` as a gRPC target (IPv6 hosts in brackets)."""
+        return f"{_bracket(self.host)}:{self.port}"
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Stop accepting calls, let running ones finish for ``grace`` seconds, then release the cursors."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._server.stop(grace).wait()
+        self._executor.shutdown(wait=True)
+        self._shared.close()
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return bool(self._server.wait_for_termination(timeout))
+
+    def __enter__(self) -> GrpcServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def serve(
+    store: MetadataStore,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    max_workers: int = 8,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    tls: TlsConfig | None = None,
+    token: str | SecretStr | None = None,
+) -> GrpcServer:
+    """Serve ``store`` over gRPC on ``host:port`` (0: a free port, see ``.port``) and return the running server.
+
+    ``max_workers`` threads answer calls concurrently. Requests over ``max_message_bytes`` are refused by gRPC
+    with RESOURCE_EXHAUSTED, and so are answers that would exceed it (with a message saying how to page).
+    ``tls`` serves TLS only; ``token`` requires ``authorization: Bearer <token>`` on every call.
+    """
+    if max_workers < 1:
+        raise InvalidArgumentError(f"max_workers must be at least 1, not {max_workers}")
+    if max_message_bytes < 1024:
+        raise InvalidArgumentError(f"max_message_bytes must be at least 1024, not {max_message_bytes}")
+    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    if secret is not None and not secret.strip():
+        raise InvalidArgumentError("token must not be empty")
+    shared = SharedStore(store)
+    executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mlmd-log-grpc")
+    server = grpc.server(
+        executor,
+        interceptors=[_BearerToken(secret)] if secret else [],
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a taken port is an error, not a silently shared one
+        ],
+    )
+    servicer = MetadataStoreServicer(shared, max_message_bytes)
+    svc_grpc.add_MetadataStoreServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    target = f"{_bracket(host)}:{port}"
+    try:
+        bound = server.add_secure_port(target, tls.credentials()) if tls else server.add_insecure_port(target)
+    except RuntimeError as err:
+        bound = 0
+        log.debug("binding %s failed: %s", target, err)
+    if not bound:
+        executor.shutdown(wait=False)
+        shared.close()
+        raise UnavailableError(f"cannot listen on {target}: the address is in use or not available here")
+    if host not in ("127.0.0.1", "localhost", "::1") and tls is None and not secret:
+        log.warning("serving on %s without TLS or a token: anyone who can reach it can read and write", target)
+    server.start()
+    log.info("mlmd-log gRPC server listening on %s:%d (%s)", host, bound, "TLS" if tls else "plaintext")
+    return GrpcServer(server, executor, shared, host, bound)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mlmd_log.grpc_server``: open the store, serve until SIGINT/SIGTERM, close everything."""
+    from mlmd_log.settings import Settings
+    from mlmd_log.store import connect
+
+    parser = argparse.ArgumentParser(prog="python -m mlmd_log.grpc_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--log", help="log URL: duckdb:///PATH or kafka://HOST:PORT/TOPIC (env MLMD_LOG_LOG)")
+    parser.add_argument("--db", help="DuckDB projection file (env MLMD_LOG_DB; embedded logs use their own file)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on stdout)")
+    parser.add_argument("--max-workers", type=int, default=8)
+    parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
+    parser.add_argument("--tls-key", help="server private key (PEM)")
+    parser.add_argument("--tls-cert", help="server certificate chain (PEM)")
+    parser.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
+    parser.add_argument("--port-file", help="write the bound port here once serving (for scripts)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO
+    if bool(args.tls_key) != bool(args.tls_cert):
+        parser.error("--tls-key and --tls-cert go together")
+    settings = Settings()
+    store = connect(args.log or settings.log, args.db or settings.db, settings)
+    try:
+        server = serve(
+            store, args.host, args.port, max_workers=args.max_workers, max_message_bytes=args.max_message_bytes,
+            tls=TlsConfig.from_files(args.tls_key, args.tls_cert, args.tls_client_ca) if args.tls_key else None,
+            token=os.environ.get(TOKEN_ENV) or None,
+        )
+    except BaseException:
+        store.close()
+        raise
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    if args.port_file:
+        tmp = Path(f"{args.port_file}.tmp")
+        tmp.write_text(f"{server.port}\n")
+        tmp.replace(args.port_file)  # readers never see a half-written file
+    print(f"listening on {server.address}", flush=True)
+    try:
+        done.wait()
+    finally:
+        server.stop()
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
