@@ -21,7 +21,6 @@ from mlmd_log.errors import StatusError
 from mlmd_log.projector.ddl import LOG_TABLE, drop_projection
 from mlmd_log.projector.engine import BatchReport, Projector
 from mlmd_log.projector.records import LogRecord
-from mlmd_log.schemas.v1 import ops_pb2
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ class EmbeddedLog:
         if self.projector.checkpoint().position < self._next - 1:
             self.catch_up()
 
-    def append(self, op: ops_pb2.Operation, data: bytes, *, wait: bool = False) -> EmbeddedReceipt:
+    def append(self, op_id: str, data: bytes, *, wait: bool = False) -> EmbeddedReceipt:
         with self._lock:
             position = self._next
             record = LogRecord(position, self._clock_ms(), None, data)
@@ -74,10 +73,10 @@ class EmbeddedLog:
             self._next = position + 1
             for listener in self.listeners:
                 listener(report)
-            return EmbeddedReceipt(op.op_id, position)
+            return EmbeddedReceipt(op_id, position)
 
-    def lease(self, op: ops_pb2.Operation, data: bytes) -> int:
-        return self.append(op, data).at
+    def lease(self, op_id: str, data: bytes) -> int:
+        return self.append(op_id, data).at
 
     def sync(self, timeout: float | None = None) -> None:
         """Nothing to wait for: every append was applied before it returned."""

@@ -12,7 +12,6 @@ import duckdb
 from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
 from mlmd_log.projector.loop import ProjectorLoop
 from mlmd_log.query.outcomes import first_rejection
-from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
 from mlmd_log.store import MetadataStore, open_duckdb
 from mlmd_log.urls import KafkaLogUrl
@@ -31,15 +30,15 @@ class KafkaOpLog:
         self._outcomes = outcomes
         self._pending: list[SendFuture] = []
 
-    def append(self, op: ops_pb2.Operation, data: bytes, *, wait: bool = False) -> SendFuture:
-        future = self.writer.send(data, op_id=op.op_id)
+    def append(self, op_id: str, data: bytes, *, wait: bool = False) -> SendFuture:
+        future = self.writer.send(data, op_id=op_id)
         self._pending.append(future)
         if wait:
             self._settle([future], self.settings.delivery_timeout_s)
         return future
 
-    def lease(self, op: ops_pb2.Operation, data: bytes) -> int:
-        return self.writer.send(data, op_id=op.op_id).position(self.settings.delivery_timeout_s)
+    def lease(self, op_id: str, data: bytes) -> int:
+        return self.writer.send(data, op_id=op_id).position(self.settings.delivery_timeout_s)
 
     def _settle(self, futures: list[SendFuture], timeout: float | None) -> None:
         last = max(f.position(timeout) for f in futures)

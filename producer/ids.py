@@ -23,6 +23,11 @@ class IdAllocator:
 
     def take(self, count: int) -> list[int]:
         """``count`` fresh ids in increasing order (possibly spanning two blocks)."""
+        with self._lock:
+            if self._last - self._next + 1 >= count:  # the common case: the current block has room
+                first = self._next
+                self._next += count
+                return list(range(first, first + count))
         out: list[int] = []
         with self._lock:
             while len(out) < count:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from mlmd_log.schemas.v1 import ops_pb2
-
 
 class Receipt(Protocol):
     """An appended op: its id, and its log position once the log has acknowledged it."""
@@ -24,11 +22,12 @@ class Receipt(Protocol):
 class OpLog(Protocol):
     """Where a producer appends its ops."""
 
-    def append(self, op: ops_pb2.Operation, data: bytes, *, wait: bool = False) -> Receipt:
-        """Append ``data`` (the encoded ``op``). Embedded logs apply it at once and raise its rejection."""
+    def append(self, op_id: str, data: bytes, *, wait: bool = False) -> Receipt:
+        """Append ``data`` (an encoded op whose id is ``op_id``). Embedded logs apply it at once and raise
+        its rejection."""
         ...
 
-    def lease(self, op: ops_pb2.Operation, data: bytes) -> int:
+    def lease(self, op_id: str, data: bytes) -> int:
         """Append a lease op and return its acknowledged log position."""
         ...
 
