@@ -59,7 +59,7 @@ class EmbeddedLog:
                 self.con.execute(
                     "INSERT INTO log_ops VALUES (?, ?, ?)", [position, record.timestamp_ms, data]
                 )
-                report = self.projector.apply([record])
+                report = self.projector.apply([record], fresh_op_ids=True)
                 error: StatusError | None = report.outcomes[0].error if report.outcomes else None
                 if error is not None:
                     self.projector.rollback()

@@ -7,6 +7,8 @@ its rejection with MLMD's error class (ADR 0001).
 
 from __future__ import annotations
 
+import threading
+
 import duckdb
 
 from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
@@ -28,13 +30,17 @@ class KafkaOpLog:
         self.replica = replica
         self.settings = settings
         self._outcomes = outcomes
-        self._pending: list[SendFuture] = []
+        self._outcomes_lock = threading.Lock()  # one cursor, any thread
+        self._pending: list[SendFuture] = []  # appended without wait, not yet reported by sync()
+        self._pending_lock = threading.Lock()
 
     def append(self, op_id: str, data: bytes, *, wait: bool = False) -> SendFuture:
         future = self.writer.send(data, op_id=op_id)
-        self._pending.append(future)
         if wait:
-            self._settle([future], self.settings.delivery_timeout_s)
+            self._settle([future], self.settings.delivery_timeout_s)  # reported here, so not pending
+        else:
+            with self._pending_lock:
+                self._pending.append(future)
         return future
 
     def lease(self, op_id: str, data: bytes) -> int:
@@ -45,12 +51,14 @@ class KafkaOpLog:
         if self.replica is None or self._outcomes is None:
             return
         self.replica.wait_for(last, timeout)
-        error = first_rejection(self._outcomes, [f.op_id for f in futures])
+        with self._outcomes_lock:
+            error = first_rejection(self._outcomes, [f.op_id for f in futures])
         if error is not None:
             raise error
 
     def sync(self, timeout: float | None = None) -> None:
-        pending, self._pending = self._pending, []
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
         self.writer.flush(timeout if timeout is not None else self.settings.delivery_timeout_s)
         if pending:
             self._settle(pending, timeout if timeout is not None else self.settings.delivery_timeout_s)

@@ -56,6 +56,34 @@ class MetadataStore(Producer, Reader):
         if self._embedded is not None:
             self._embedded.listeners.append(self._on_commit)
 
+    def put_execution(self, *args: Any, wait: bool = False, **kwargs: Any) -> tuple[int, list[int], list[int]]:
+        """MLMD's put_execution; once the op is applied (embedded, or ``wait=True``) ids of reused nodes are
+        the existing nodes' ids, as MLMD returns them."""
+        execution_id, artifact_ids, context_ids = Producer.put_execution(self, *args, wait=wait, **kwargs)
+        if self._knows_outcome(wait):
+            return (
+                execution_id,
+                self._canonical("artifact", artifact_ids),
+                self._canonical("context", context_ids),
+            )
+        return execution_id, artifact_ids, context_ids
+
+    def put_lineage_subgraph(
+        self, *args: Any, wait: bool = False, **kwargs: Any
+    ) -> tuple[list[int], list[int], list[int]]:
+        """MLMD's put_lineage_subgraph; ids of reused nodes are canonical once the op is applied."""
+        execution_ids, artifact_ids, context_ids = Producer.put_lineage_subgraph(self, *args, wait=wait, **kwargs)
+        if self._knows_outcome(wait):
+            return execution_ids, self._canonical("artifact", artifact_ids), self._canonical("context", context_ids)
+        return execution_ids, artifact_ids, context_ids
+
+    def _knows_outcome(self, wait: bool) -> bool:
+        return self._con is not None and (wait or self._embedded is not None)
+
+    def _canonical(self, kind: str, ids: list[int]) -> list[int]:
+        aliases = self._current_aliases(kind)
+        return [aliases.get(i, i) for i in ids]
+
     def _on_commit(self, report: BatchReport) -> None:
         self.on_commit(report.current, report.changed, report.aliases)
 

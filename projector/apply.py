@@ -67,10 +67,11 @@ def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) 
         raise AlreadyExistsError(
             f"{prefix}can_omit_fields is false while stored type has more properties: {_type_text(stored.props)}"
         )
-    if added:
+    new_external_id = msg.external_id if msg.HasField("external_id") else stored.external_id
+    if added or new_external_id != stored.external_id:
         row = TypeRow(
             id=type_id, kind=kind, name=stored.name, version=stored.version, description=stored.description,
-            external_id=stored.external_id, base_type=stored.base_type, input_type=stored.input_type,
+            external_id=new_external_id, base_type=stored.base_type, input_type=stored.input_type,
             output_type=stored.output_type, props={**stored.props, **{k: given[k] for k in added}},
             valid_from=tx.position,
         )
@@ -176,7 +177,13 @@ def _artifact(tx: OpTx, msg: Any, reuse_by_external_id: bool, ids: Iterator[int]
     return _upsert(tx, "artifact", msg, ids, time_ms)
 
 
-def _context(tx: OpTx, msg: Any, reuse: bool, ids: Iterator[int], time_ms: int) -> int:
+def _context(tx: OpTx, msg: Any, reuse: bool, ids: Iterator[int], time_ms: int, force: bool = False) -> int:
+    if force and msg.HasField("id"):
+        # force_reuse_context: an existing context given by id is linked as it is, never updated.
+        context_id = resolve(tx, "context", msg.id)
+        if tx.get("node:context", context_id) is None:
+            raise InvalidArgumentError(f"Cannot find the given id {msg.id}")
+        return context_id
     if reuse and not msg.HasField("id") and msg.HasField("type_id") and msg.name:
         existing = tx.get("name:context", (msg.type_id, msg.name))
         if existing is not None:
@@ -211,7 +218,7 @@ def put_execution(tx: OpTx, req: Any, ids: dict[str, Iterator[int]], time_ms: in
             put_event(tx, event, time_ms)
     reuse_context = options.reuse_context_if_already_exist or options.force_reuse_context
     for ctx in req.contexts:
-        context_id = _context(tx, ctx, reuse_context, ids["context"], time_ms)
+        context_id = _context(tx, ctx, reuse_context, ids["context"], time_ms, options.force_reuse_context)
         for artifact_id in artifact_ids:
             link(tx, "attribution", "artifact", artifact_id, context_id)
         link(tx, "association", "execution", execution_id, context_id)

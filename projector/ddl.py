@@ -46,7 +46,6 @@ RELATIONS: Final[tuple[tuple[str, str, str], ...]] = (
 #: Tables that hold the projection (dropped by an embedded replay); the log itself is ``log_ops``.
 PROJECTION_TABLES: Final[tuple[str, ...]] = (
     "mlmd_meta",
-    "checkpoint",
     "op_archive",
     "rejections",
     "id_aliases",
@@ -117,14 +116,6 @@ def _relation_tables() -> list[str]:
 
 _V1: Final[list[str]] = [
     "CREATE TABLE mlmd_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-    # One row: the last applied log position, the op stored there, and the running maximum record time.
-    """CREATE TABLE checkpoint (
-    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-    position BIGINT NOT NULL,
-    op_id VARCHAR,
-    max_record_time_ms BIGINT NOT NULL
-)""",
-    "INSERT INTO checkpoint VALUES (1, -1, NULL, 0)",
     # Every op the projector consumed, whatever its outcome.
     """CREATE TABLE op_archive (
     position BIGINT NOT NULL,
@@ -142,6 +133,15 @@ _V1: Final[list[str]] = [
     session_id VARCHAR,
     bytes BLOB
 )""",
+    # The checkpoint is the archive's last row, written in the same transaction as everything it covers:
+    # one row (the last applied log position, the op stored there, the running maximum record time), or
+    # position -1 before the first op. No separate row to update per batch.
+    """CREATE VIEW checkpoint AS
+    SELECT 1 AS singleton, coalesce(max(position), -1) AS position,
+           arg_max(op_id, position) AS op_id, coalesce(max(log_time_ms), 0) AS max_record_time_ms
+    FROM op_archive""",
+    # Duplicate-op checks look op ids up here for every batch: an index keeps that flat as the log grows.
+    "CREATE INDEX op_archive_op_id ON op_archive (op_id)",
     """CREATE TABLE rejections (
     position BIGINT NOT NULL,
     op_id VARCHAR,

@@ -20,8 +20,8 @@ from mlmd_log.projector.decode import decode
 from mlmd_log.projector.lookups import DuckLookups
 from mlmd_log.projector.prefetch import prefetch
 from mlmd_log.projector.records import LogRecord
-from mlmd_log.projector.state import BatchState
-from mlmd_log.projector.writer import write_output
+from mlmd_log.projector.state import BatchState, Memo
+from mlmd_log.projector.writer import insert_columns, write_output
 from mlmd_log.schemas.rows import NodeRow, TypeRow
 from mlmd_log.schemas.v1 import ops_pb2
 
@@ -67,13 +67,18 @@ class Projector:
         self.con = con
         migrate(con)
         self._types: dict[int, TypeRow] | None = None
+        self._memo: Memo | None = None
+        #: The checkpoint as last committed by this projector (it is the file's only writer).
+        self._checkpoint: Checkpoint | None = None
 
     def checkpoint(self) -> Checkpoint:
-        row = self.con.execute(
-            "SELECT position, op_id, max_record_time_ms FROM checkpoint WHERE singleton = 1"
-        ).fetchone()
-        assert row is not None, "checkpoint row is created by the first migration"
-        return Checkpoint(row[0], row[1], row[2])
+        if self._checkpoint is None:
+            row = self.con.execute(
+                "SELECT position, op_id, log_time_ms FROM op_archive ORDER BY position DESC LIMIT 1"
+            ).fetchone()
+            row = row or (-1, None, 0)
+            self._checkpoint = Checkpoint(row[0], row[1], row[2])
+        return self._checkpoint
 
     def project(self, records: Sequence[LogRecord]) -> BatchReport:
         """Apply ``records`` in their own transaction."""
@@ -90,19 +95,29 @@ class Projector:
         """Roll back the open transaction and forget cached state that it may have changed."""
         self.con.execute("ROLLBACK")
         self._types = None
+        self._memo = None
+        self._checkpoint = None
 
-    def apply(self, records: Sequence[LogRecord]) -> BatchReport:
-        """Apply ``records`` inside the caller's transaction; records at or before the checkpoint are skipped."""
+    def apply(self, records: Sequence[LogRecord], *, fresh_op_ids: bool = False) -> BatchReport:
+        """Apply ``records`` inside the caller's transaction; records at or before the checkpoint are skipped.
+
+        ``fresh_op_ids`` skips the duplicate-op lookup when the caller knows the ops' ids are new (the
+        embedded log appending ops its own producer just created); every other path checks.
+        """
         cp = self.checkpoint()
         records = [r for r in records if r.offset > cp.position]
         report = BatchReport()
         if not records:
             return report
         decoded = [decode(r.value) for r in records]
-        seen = self._known_op_ids([d.op_id for d in decoded if isinstance(d, ops_pb2.Operation)])
-        if self._types is None:
-            self._types = DuckLookups(self.con).types()
-        state = BatchState(DuckLookups(self.con), self._types)
+        seen = set() if fresh_op_ids else self._known_op_ids(
+            [d.op_id for d in decoded if isinstance(d, ops_pb2.Operation)]
+        )
+        lookups = DuckLookups(self.con)
+        if self._types is None or self._memo is None:
+            self._types = lookups.types()
+            self._memo = Memo(lookups.all_aliases(), lookups.high_water())
+        state = BatchState(lookups, self._types, self._memo)
         prefetch(state, [d for d in decoded if isinstance(d, ops_pb2.Operation)])
         max_time = cp.max_record_time_ms
         archive: list[tuple[object, ...]] = []
@@ -126,6 +141,7 @@ class Projector:
                     (record.offset, outcome.op_id, type(err).__name__, err.error_code, err.message, record.timestamp_ms)
                 )
         write_output(self.con, state.out)
+        self._memo.note(state.out)
         out = state.out
         for kind, rows in out.versions.items():
             report.changed.setdefault(kind, set()).update(r.id for r in rows)
@@ -138,18 +154,19 @@ class Projector:
         report.rows = state.out.row_count()
         self._write_archive(archive, rejections)
         last = records[-1]
-        self.con.execute(
-            "UPDATE checkpoint SET position = ?, op_id = ?, max_record_time_ms = ? WHERE singleton = 1",
-            [last.offset, report.outcomes[-1].op_id, max_time],
-        )
+        self._checkpoint = Checkpoint(last.offset, report.outcomes[-1].op_id, max_time)
         return report
 
     def _known_op_ids(self, op_ids: list[str]) -> set[str]:
         if not op_ids:
             return set()
-        rows = self.con.execute(
-            "SELECT op_id FROM op_archive WHERE op_id IN (SELECT unnest(?::VARCHAR[]))", [op_ids]
-        ).fetchall()
+        if len(op_ids) <= 1_000:  # placeholders let DuckDB probe the op_id index
+            sql = f"SELECT op_id FROM op_archive WHERE op_id IN ({', '.join('?' * len(op_ids))})"  # noqa: S608  # only placeholders are formatted in
+            rows = self.con.execute(sql, op_ids).fetchall()
+        else:
+            rows = self.con.execute(
+                "SELECT op_id FROM op_archive WHERE op_id IN (SELECT unnest(?::VARCHAR[]))", [op_ids]
+            ).fetchall()
         return {r[0] for r in rows}
 
     def _write_archive(self, archive: list[tuple[object, ...]], rejections: list[tuple[object, ...]]) -> None:
@@ -162,24 +179,16 @@ class Projector:
             pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.binary(),
         )
         columns = list(zip(*archive, strict=True))
-        table = pa.table({n: pa.array(c, t) for n, c, t in zip(names, columns, types, strict=True)})
-        self.con.register("_mlmd_archive", table)
-        try:
-            self.con.execute('INSERT INTO op_archive SELECT * FROM _mlmd_archive')
-        finally:
-            self.con.unregister("_mlmd_archive")
+        insert_columns(self.con, "op_archive", {
+            n: pa.array(c, t) for n, c, t in zip(names, columns, types, strict=True)
+        })
         if rejections:
             cols = list(zip(*rejections, strict=True))
-            rtable = pa.table({
+            insert_columns(self.con, "rejections", {
                 "position": pa.array(cols[0], pa.int64()), "op_id": pa.array(cols[1], pa.string()),
                 "error_class": pa.array(cols[2], pa.string()), "error_code": pa.array(cols[3], pa.int32()),
                 "message": pa.array(cols[4], pa.string()), "record_time_ms": pa.array(cols[5], pa.int64()),
             })
-            self.con.register("_mlmd_rejections", rtable)
-            try:
-                self.con.execute("INSERT INTO rejections SELECT * FROM _mlmd_rejections")
-            finally:
-                self.con.unregister("_mlmd_rejections")
 
 
 def _archive_row(

@@ -10,6 +10,7 @@ from collections.abc import Collection
 
 import duckdb
 
+from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.projector.ddl import NODE_COLUMNS
 from mlmd_log.schemas.rows import VALUE_COLUMNS, NodeRow, PropValue, TypeRow
 
@@ -143,6 +144,23 @@ class DuckLookups:
             [list(child_ids)],
         ).fetchall()
         return {child: tuple(parents) for child, parents in rows}
+
+    def all_aliases(self) -> dict[str, dict[int, int]]:
+        out: dict[str, dict[int, int]] = {}
+        for kind, alias_id, canonical in self.con.execute(
+            "SELECT kind, alias_id, canonical_id FROM id_aliases"
+        ).fetchall():
+            out.setdefault(kind, {})[alias_id] = canonical
+        return out
+
+    def high_water(self) -> dict[str, dict[int, int]]:
+        out: dict[str, dict[int, int]] = {}
+        for kind in NODE_COLUMNS:
+            rows = self.con.execute(
+                f"SELECT (id - 1) // ?, max(id) FROM {_KIND_TABLES[kind]} GROUP BY 1", [ID_BLOCK_SIZE]
+            ).fetchall()
+            out[kind] = dict(rows)
+        return out
 
     def types(self) -> dict[int, TypeRow]:
         props: dict[int, dict[str, int]] = {}

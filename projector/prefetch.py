@@ -77,7 +77,8 @@ def prefetch(state: BatchState, ops: Iterable[ops_pb2.Operation]) -> None:
     for kind in KINDS:
         fresh = keys.assigned[kind] - keys.nodes[kind]
         if fresh:
-            used = state.lookups.existing_ids(kind, min(fresh), max(fresh)) & fresh
+            suspects = {i for i in fresh if state.memo.maybe_used(kind, i)}
+            used = state.lookups.existing_ids(kind, min(suspects), max(suspects)) & suspects if suspects else set()
             node_cache = caches[f"node:{kind}"]
             node_cache.prefetch(used)
             node_cache.data.update(dict.fromkeys(fresh - used - node_cache.data.keys()))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.schemas.rows import NodeRow, TypeRow
 
 KINDS = ("artifact", "execution", "context")
@@ -41,6 +42,37 @@ class Lookups(Protocol):
     def parents(self, child_ids: Collection[int]) -> dict[int, tuple[int, ...]]: ...
 
     def types(self) -> dict[int, TypeRow]: ...
+
+    def all_aliases(self) -> dict[str, dict[int, int]]: ...
+
+    def high_water(self) -> dict[str, dict[int, int]]: ...
+
+
+@dataclass
+class Memo:
+    """What the projector keeps in memory across batches, because it is small and only it changes it.
+
+    ``aliases``: every id alias (reuse races are rare). ``high_water``: per node kind and lease block, the
+    largest id stored; an assigned id above it cannot be in use, so most batches need no lookup to prove
+    their new ids are free (ADR 0001).
+    """
+
+    aliases: dict[str, dict[int, int]]
+    high_water: dict[str, dict[int, int]]
+
+    def note(self, out: BatchOutput) -> None:
+        """Fold a committed batch in."""
+        for kind, rows in out.versions.items():
+            marks = self.high_water.setdefault(kind, {})
+            for row in rows:
+                block = (row.id - 1) // ID_BLOCK_SIZE
+                if row.id > marks.get(block, 0):
+                    marks[block] = row.id
+        for kind, alias_id, canonical, _ in out.aliases:
+            self.aliases.setdefault(kind, {})[alias_id] = canonical
+
+    def maybe_used(self, kind: str, node_id: int) -> bool:
+        return node_id <= self.high_water.get(kind, {}).get((node_id - 1) // ID_BLOCK_SIZE, 0)
 
 
 class Cache:
@@ -103,15 +135,17 @@ class BatchOutput:
 class BatchState:
     """The state one batch applies against: caches over :class:`Lookups` plus the batch output."""
 
-    def __init__(self, lookups: Lookups, types: dict[int, TypeRow]) -> None:
+    def __init__(self, lookups: Lookups, types: dict[int, TypeRow], memo: Memo) -> None:
         self.lookups = lookups
         self.types = types
+        self.memo = memo
         self.caches: dict[str, Cache] = {}
         for kind in KINDS:
             self.caches[f"node:{kind}"] = Cache(functools.partial(lookups.nodes, kind))
             self.caches[f"name:{kind}"] = Cache(functools.partial(lookups.names, kind))
             self.caches[f"ext:{kind}"] = Cache(functools.partial(lookups.external_ids, kind))
-            self.caches[f"alias:{kind}"] = Cache(functools.partial(lookups.aliases, kind))
+            known = memo.aliases.get(kind, {})
+            self.caches[f"alias:{kind}"] = Cache(lambda keys, known=known: {k: known[k] for k in keys if k in known})
         self.caches["event"] = Cache(_set_loader(lookups.events))
         for table in RELATION_TABLES:
             self.caches[f"rel:{table}"] = Cache(_set_loader(functools.partial(lookups.relations, table)))

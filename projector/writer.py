@@ -36,11 +36,26 @@ _NODE_TYPES = {
 }
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, pa.Array]) -> None:
+#: Up to this many rows go in as one parameterized multi-row VALUES statement (cheaper than registering an
+#: Arrow table, which costs about a millisecond whatever its size); larger batches go through Arrow.
+SMALL_BATCH = 64
+
+
+def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, pa.Array]) -> None:
+    """Insert equal-length columns into ``table`` in one statement (``table`` and names come from code)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    rows = len(next(iter(columns.values())))
+    if rows <= SMALL_BATCH:
+        values = list(zip(*(column.to_pylist() for column in columns.values()), strict=True))
+        row = "(" + ", ".join("?" * len(columns)) + ")"
+        con.execute(
+            f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * rows)}",
+            [v for r in values for v in r],
+        )
+        return
     arrow = pa.table(columns)
     con.register("_mlmd_batch", arrow)
     try:
-        names = ", ".join(f'"{c}"' for c in columns)
         con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _mlmd_batch")
     finally:
         con.unregister("_mlmd_batch")
@@ -72,7 +87,7 @@ def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow
     cols["proto"] = pa.array([r.proto for r in rows], pa.binary())
     cols["valid_from"] = pa.array([r.valid_from for r in rows], pa.int64())
     cols["valid_to"] = pa.array([r.valid_to for r in rows], pa.int64())
-    _insert(con, f"{kind}_versions", cols)
+    insert_columns(con, f"{kind}_versions", cols)
 
     # Properties go in one Arrow table per value column: the other value columns are left to default NULL,
     # so no column is padded with None in Python (the hot path of ingest).
@@ -90,7 +105,7 @@ def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow
                 b[3].append(is_custom)
                 b[4].append(value)
     for column, (owner, froms, names, custom, values) in buckets.items():
-        _insert(con, f"{kind}_property_versions", {
+        insert_columns(con, f"{kind}_property_versions", {
             f"{kind}_id": pa.array(owner, pa.int64()),
             "valid_from": pa.array(froms, pa.int64()),
             "name": pa.array(names, pa.string()),
@@ -109,7 +124,7 @@ def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
             _node_versions(con, kind, rows)
     if out.type_versions:
         t = out.type_versions
-        _insert(con, "type_versions", {
+        insert_columns(con, "type_versions", {
             "id": pa.array([r.id for r in t], pa.int64()),
             "kind": pa.array([r.kind for r in t], pa.string()),
             "name": pa.array([r.name for r in t], pa.string()),
@@ -125,13 +140,13 @@ def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
         props = [(r.id, r.valid_from, name, dt) for r in t for name, dt in r.props.items()]
         if props:
             tid, vf, name, dt = zip(*props, strict=True)
-            _insert(con, "type_property_versions", {
+            insert_columns(con, "type_property_versions", {
                 "type_id": pa.array(tid, pa.int64()), "valid_from": pa.array(vf, pa.int64()),
                 "name": pa.array(name, pa.string()), "data_type": pa.array(dt, pa.int32()),
             })
     if out.events:
         a, e, ty, path, ms, sysmeta, pos = zip(*out.events, strict=True)
-        _insert(con, "event_versions", {
+        insert_columns(con, "event_versions", {
             "artifact_id": pa.array(a, pa.int64()), "execution_id": pa.array(e, pa.int64()),
             "type": pa.array(ty, pa.int32()), "path": pa.array(path, pa.binary()),
             "milliseconds_since_epoch": pa.array(ms, pa.int64()),
@@ -146,13 +161,13 @@ def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
                 "parent_context": ("child_id", "parent_id"),
             }[table]
             a_ids, b_ids, pos = zip(*rel, strict=True)
-            _insert(con, f"{table}_versions", {
+            insert_columns(con, f"{table}_versions", {
                 first: pa.array(a_ids, pa.int64()), second: pa.array(b_ids, pa.int64()),
                 "valid_from": pa.array(pos, pa.int64()),
             })
     if out.aliases:
         kinds, alias_ids, canonical, positions = zip(*out.aliases, strict=True)
-        _insert(con, "id_aliases", {
+        insert_columns(con, "id_aliases", {
             "kind": pa.array(kinds, pa.string()), "alias_id": pa.array(alias_ids, pa.int64()),
             "canonical_id": pa.array(canonical, pa.int64()), "valid_from": pa.array(positions, pa.int64()),
         })

@@ -24,6 +24,8 @@ class NodeCache:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self.generation = 0
+        #: Moves when a commit creates id aliases: readers reload their alias maps then.
+        self.alias_generation = 0
         self._data: OrderedDict[tuple[str, int], NodeRow] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -36,10 +38,13 @@ class NodeCache:
             if generation == self.generation:
                 self._store(rows)
 
-    def commit(self, current: Mapping[str, Iterable[NodeRow]], stale: Mapping[str, Iterable[int]]) -> None:
+    def commit(
+        self, current: Mapping[str, Iterable[NodeRow]], stale: Mapping[str, Iterable[int]], aliases: bool = False
+    ) -> None:
         """Apply a projector commit: forget ``stale`` ids, then store the new ``current`` versions."""
         with self._lock:
             self.generation += 1
+            self.alias_generation += aliases
             for kind, ids in stale.items():
                 for node_id in ids:
                     self._data.pop((kind, node_id), None)

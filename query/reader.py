@@ -53,6 +53,11 @@ class ResultTruncatedWarning(UserWarning):
     """A result was cut short by a limit; the warning says which."""
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in ("artifact", "execution", "context"):
+        raise InvalidArgumentError(f"kind must be artifact, execution or context, not {kind!r}")
+
+
 def _id_in(ids: Sequence[int]) -> tuple[str, list[Any]]:
     """``v.id IN (...)``: placeholders for short lists (DuckDB prunes with them), a list parameter beyond."""
     if len(ids) <= 1_000:
@@ -68,6 +73,7 @@ class Reader:
         #: Current nodes by id, for point gets; only coherent when the projector's owner invalidates it.
         self.cache = cache
         self._alias_map: dict[str, dict[int, int]] | None = None
+        self._alias_generation = -1
 
     def on_commit(
         self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool
@@ -76,7 +82,7 @@ class Reader:
         if aliases:
             self._alias_map = None
         if self.cache is not None:
-            self.cache.commit(current, changed)
+            self.cache.commit(current, changed, aliases)
 
     def log_position(self) -> int:
         """The last log position this projection has applied (-1 when empty): a valid ``as_of``."""
@@ -166,6 +172,10 @@ class Reader:
         return [aliases.get(i, i) for i in ids]
 
     def _current_aliases(self, kind: str) -> dict[int, int]:
+        # Readers sharing a cache (one per server thread) learn of new aliases through its alias generation.
+        if self.cache is not None and self.cache.alias_generation != self._alias_generation:
+            self._alias_map = None
+            self._alias_generation = self.cache.alias_generation
         if self._alias_map is None:
             loaded: dict[str, dict[int, int]] = {"artifact": {}, "execution": {}, "context": {}}
             for k, alias_id, canonical in self.con.execute(
@@ -269,9 +279,37 @@ class Reader:
 
         The first page pins the listing to the current log position; pass the token back to continue.
         """
-        if kind not in ("artifact", "execution", "context"):
-            raise InvalidArgumentError(f"kind must be artifact, execution or context, not {kind!r}")
+        _check_kind(kind)
         return self._page(kind, "TRUE", [], self._position(as_of), list_options, page_token)
+
+    def get_nodes_by_type_page(
+        self, kind: str, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None,
+        page_token: str | None = None, *, as_of: AsOf = None,
+    ) -> tuple[list[Any], str | None]:
+        """One page of the nodes of a type, and the next page's token (None at the end)."""
+        _check_kind(kind)
+        type_ids = self._type_ids(kind, type_name, type_version)
+        if not type_ids:
+            return [], None
+        return self._page(kind, "v.type_id = ?", [type_ids[0]], self._position(as_of), list_options, page_token)
+
+    def get_nodes_by_context_page(
+        self, kind: str, context_id: int, list_options: ListOptions | None = None, page_token: str | None = None,
+        *, as_of: AsOf = None,
+    ) -> tuple[list[Any], str | None]:
+        """One page of the artifacts or executions (``kind``) of a context, and the next page's token."""
+        if kind not in _LINK:
+            raise InvalidArgumentError(f"kind must be artifact or execution, not {kind!r}")
+        position = self._position(as_of)
+        if position is None:
+            position = self.log_position()  # membership and nodes read at one pinned position
+        if page_token is not None:
+            position = PageToken.decode(page_token).position
+        (context_id,) = self._resolve_ids("context", [context_id], position)
+        table, column = _LINK[kind]
+        rf, rparams = version_filter("r", position)
+        cond = f"v.id IN (SELECT r.{column} FROM {table}_versions r WHERE r.context_id = ? AND {rf})"
+        return self._page(kind, cond, [context_id, *rparams], position, list_options, page_token)
 
     def get_artifacts(self, list_options: ListOptions | None = None, *, as_of: AsOf = None) -> list[mlmd.Artifact]:
         return self._nodes("artifact", "TRUE", [], self._position(as_of), list_options)

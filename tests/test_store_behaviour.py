@@ -525,3 +525,36 @@ def test_as_of_a_time_sees_what_a_reader_saw_then(store: Any, types: dict[str, i
     assert [a.uri for a in store.get_artifacts_by_context(ctx)] == ["/now"]
     with pytest.raises(errors.InvalidArgumentError, match="timezone-aware"):
         store.get_artifacts(as_of=datetime(2020, 1, 1))
+
+
+def test_reused_context_and_artifact_come_back_with_their_existing_ids(store: Any, types: dict[str, int]) -> None:
+    existing = _dataset(types["dataset"], "/in", 1, external_id="data-1")
+    _, (artifact_id,), (ctx,) = store.put_execution(
+        mlmd.Execution(type_id=types["trainer"]), [(existing, mlmd.Event(type=mlmd.Event.INPUT))],
+        [mlmd.Context(type_id=types["pipeline"], name="p")], wait=True,
+    )
+    again = _dataset(types["dataset"], "/in", 1, external_id="data-1")
+    _, (artifact_again,), (ctx_again,) = store.put_execution(
+        mlmd.Execution(type_id=types["trainer"]), [(again, mlmd.Event(type=mlmd.Event.INPUT))],
+        [mlmd.Context(type_id=types["pipeline"], name="p")],
+        reuse_context_if_already_exist=True, reuse_artifact_if_already_exist_by_external_id=True, wait=True,
+    )
+    assert (artifact_again, ctx_again) == (artifact_id, ctx)
+
+
+def test_reputting_a_type_with_an_external_id_records_it(store: Any, types: dict[str, int]) -> None:
+    again = mlmd.ArtifactType(name="Model", external_id="ext-model")
+    assert store.put_artifact_type(again, can_add_fields=True, wait=True) == types["model"]
+    assert store.get_artifact_type("Model").external_id == "ext-model"
+    assert [t.name for t in store.get_artifact_types_by_external_ids(["ext-model"])] == ["Model"]
+
+
+def test_force_reuse_context_links_an_existing_context_without_changing_it(store: Any, types: dict[str, int]) -> None:
+    (ctx,) = store.put_contexts([mlmd.Context(type_id=types["pipeline"], name="keep")], wait=True)
+    run, _, (linked,) = store.put_execution(
+        mlmd.Execution(type_id=types["trainer"]), [], [mlmd.Context(id=ctx, type_id=types["pipeline"], name="changed")],
+        force_reuse_context=True, wait=True,
+    )
+    assert linked == ctx
+    assert store.get_contexts_by_id([ctx])[0].name == "keep"
+    assert [e.id for e in store.get_executions_by_context(ctx)] == [run]
