@@ -14,10 +14,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mlmd_log.errors import InvalidArgumentError, NotFoundError, UnimplementedError
+from mlmd_log.errors import InvalidArgumentError, NotFoundError
 from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.convert import event_proto, node_rows, node_select, row_proto, type_proto
+from mlmd_log.query.filter_query import compile_filter
 from mlmd_log.query.history import Change, Version, changes, op_at, op_log, version_positions
 from mlmd_log.query.lineage import Reached, traverse
 from mlmd_log.query.options import ListOptions, OrderByField
@@ -124,10 +125,6 @@ class Reader:
         options = options or ListOptions()
         order_by = options.order_by or OrderByField.ID
         digest = query_digest(kind, cond, list(params), options.filter_query, int(order_by), options.is_asc)
-        if options.filter_query:
-            raise UnimplementedError(
-                "filter_query is not available yet in this build of mlmd-log (tracked by issue #5)"
-            )
         keyset, kparams = "", []
         column = _ORDER[order_by]
         direction, cmp = ("ASC", ">") if options.is_asc else ("DESC", "<")
@@ -143,6 +140,10 @@ class Reader:
         elif options.limit is not None and position is None:
             position = self.log_position()  # pin the listing so later pages see the same state
         vf, vparams = version_filter("v", position)
+        if options.filter_query:
+            # Compiled from a parsed AST: fixed SQL fragments, every literal a parameter.
+            fsql, fparams = compile_filter(kind, options.filter_query, position)
+            cond, params = f"({cond}) AND ({fsql})", [*params, *fparams]
         limit = "" if options.limit is None else f" LIMIT {int(options.limit) + 1}"
         # The type row is joined only for conditions that read it (a filter on `type`).
         join = " JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL" if "t." in cond else ""

@@ -558,3 +558,47 @@ def test_force_reuse_context_links_an_existing_context_without_changing_it(store
     assert linked == ctx
     assert store.get_contexts_by_id([ctx])[0].name == "keep"
     assert [e.id for e in store.get_executions_by_context(ctx)] == [run]
+
+
+def test_filter_query_with_paging_and_as_of(store: Any, types: dict[str, int]) -> None:
+    from mlmd_log import ListOptions
+
+    ids = store.put_artifacts([_dataset(types["dataset"], f"/{i}", i) for i in range(30)], wait=True)
+    (ctx,) = store.put_contexts([mlmd.Context(type_id=types["pipeline"], name="nightly")], wait=True)
+    store.put_attributions_and_associations(
+        [mlmd.Attribution(artifact_id=i, context_id=ctx) for i in ids[:10]], [], wait=True
+    )
+    before = store.log_position()
+    update = _dataset(types["dataset"], "/0", 100)
+    update.id = ids[0]
+    store.put_artifacts([update], wait=True)
+    query = "properties.day.int_value >= 5 AND contexts_a.name = 'nightly'"
+    seen, token = [], None
+    while True:
+        page, token = store.get_nodes_page("artifact", ListOptions(limit=2, filter_query=query), token)
+        seen += [a.id for a in page]
+        if token is None:
+            break
+    assert seen == [ids[0], *ids[5:10]]
+    then = store.get_artifacts(ListOptions(filter_query=query), as_of=before)
+    assert [a.id for a in then] == ids[5:10]
+    with pytest.raises(errors.InvalidArgumentError, match="^Invalid `filter_query`: "):
+        store.get_artifacts(ListOptions(filter_query="properties.day.int_value = 'x'"))
+
+
+def test_lineage_subgraph_from_a_filter(store: Any, types: dict[str, int]) -> None:
+    run, (data, model), _ = store.put_execution(
+        mlmd.Execution(type_id=types["trainer"]),
+        [(_dataset(types["dataset"], "/d", 1), mlmd.Event(type=mlmd.Event.INPUT)),
+         (mlmd.Artifact(type_id=types["model"], uri="/m"), mlmd.Event(type=mlmd.Event.OUTPUT))],
+        [mlmd.Context(type_id=types["pipeline"], name="p")], wait=True,
+    )
+    options = mlmd.LineageSubgraphQueryOptions(max_num_hops=2, direction=mlmd.LineageSubgraphQueryOptions.UPSTREAM)
+    options.starting_artifacts.filter_query = "uri = '/m'"
+    graph = store.get_lineage_subgraph(options)
+    assert sorted(a.id for a in graph.artifacts) == sorted([data, model])
+    assert [e.id for e in graph.executions] == [run]
+    assert len(graph.events) == 2 and [c.name for c in graph.contexts] == ["p"]
+    assert {t.name for t in graph.artifact_types} == {"DataSet", "Model"}
+    only_nodes = store.get_lineage_subgraph(options, field_mask_paths=["artifacts"])
+    assert len(only_nodes.artifacts) == 2 and not only_nodes.events and not only_nodes.executions
