@@ -51,14 +51,14 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     url = parse_log_url(args.log or settings.log)
     if not isinstance(url, KafkaLogUrl):
         raise InvalidArgumentError("the embedded log is projected as it is written; `project` needs --log kafka://...")
-    loop = ProjectorLoop(open_duckdb(_db_path(args, settings)), KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: loop.request_stop())  # finish the open transaction, then exit 0
+    con = open_duckdb(_db_path(args, settings))
+    loop = ProjectorLoop(con, KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
+    previous = {sig: signal.signal(sig, lambda *_: loop.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started, done, last_status = time.monotonic(), [0], [0.0]
     show = sys.stderr.isatty()
 
     def progress(report: Any) -> None:
-        done[0] += len(report.outcomes)
+        done[0] += len(report.outcomes) if report is not None else 0
         now = time.monotonic()
         if not (show or args.status_file) or now - last_status[0] < 1.0:
             return
@@ -80,6 +80,9 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
         loop.run(until_caught_up=not args.follow, on_batch=progress)
     finally:
         loop.stop()
+        con.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"{chr(10) if show else ''}projected {done[0]:,} ops; checkpoint at position {loop.position}", file=sys.stderr)
     return 0
 
@@ -87,7 +90,19 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from mlmd_log.demo import run_demo
 
-    return run_demo(args.db or "mlmd-demo.duckdb")
+    return run_demo(args.db or "mlmd-demo.duckdb", kafka=args.kafka, bootstrap=args.bootstrap, topic=args.topic)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from mlmd_log.grpc_server import main as serve_main
+
+    argv = ["--host", args.host, "--port", str(args.port), "--max-workers", str(args.max_workers)]
+    for flag, value in (("--log", args.log), ("--db", args.db), ("--tls-key", args.tls_key),
+                        ("--tls-cert", args.tls_cert), ("--tls-client-ca", args.tls_client_ca),
+                        ("--port-file", args.port_file)):
+        if value:
+            argv += [flag, value]
+    return serve_main(argv)
 
 
 def _sql(args: argparse.Namespace, settings: Settings) -> int:
@@ -165,9 +180,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run)
         return p
 
-    demo = command("demo", _demo, "record a small ML pipeline in an embedded store and answer questions about it",
-                   db=False, fmt=False)
+    demo = command("demo", _demo, "record a TFX-style pipeline and answer design questions about it "
+                   "(embedded by default)", db=False, fmt=False)
     demo.add_argument("--db", help="DuckDB file for the demo (default mlmd-demo.duckdb, recreated)")
+    demo.add_argument("--kafka", action="store_true",
+                      help="run through a local tansu broker it starts and stops (pip install 'mlmd-log[local]')")
+    demo.add_argument("--bootstrap", metavar="HOST:PORT", help="run through an existing Kafka")
+    demo.add_argument("--topic", help="topic for --kafka/--bootstrap (default: a new one per run)")
+    serve = command("serve", _serve, "serve MLMD's gRPC API (the server projects the log and owns the DuckDB file)",
+                    fmt=False)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    serve.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    serve.add_argument("--max-workers", type=int, default=8, help="concurrent requests")
+    serve.add_argument("--tls-key", help="server private key (PEM); with --tls-cert enables TLS")
+    serve.add_argument("--tls-cert", help="server certificate chain (PEM)")
+    serve.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
+    serve.add_argument("--port-file", help="write the bound port here once serving")
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
     project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")

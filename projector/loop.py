@@ -116,14 +116,19 @@ class ProjectorLoop:
                 self._cond.notify_all()
         return report
 
-    def run(self, *, until_caught_up: bool = False, on_batch: Callable[[BatchReport], None] | None = None) -> None:
-        """Project until stopped (or, with ``until_caught_up``, until the log's end when the loop started)."""
+    def run(
+        self, *, until_caught_up: bool = False, on_batch: Callable[[BatchReport | None], None] | None = None
+    ) -> None:
+        """Project until stopped (or, with ``until_caught_up``, until the log's end when the loop started).
+
+        ``on_batch`` is called after every poll: with the batch's report, or None when nothing arrived.
+        """
         self.check_regression()
         self.source.seek(self._position + 1)
         target = self.source.end_offset() - 1 if until_caught_up else None
         while not self._stop.is_set():
             report = self.step()
-            if report is not None and on_batch is not None:
+            if on_batch is not None:
                 on_batch(report)
             if target is not None and self._position >= target:
                 return

@@ -81,7 +81,7 @@ def op_at(con: duckdb.DuckDBPyConnection, position: int) -> ops_pb2.Operation:
 
 def op_log(con: duckdb.DuckDBPyConnection, after: int = -1, up_to: int | None = None) -> pa.Table:
     """The op log as Arrow (without the raw bytes), with the rejection message of rejected ops."""
-    return con.sql(
+    return con.cursor().sql(  # a fresh cursor: DuckDB refuses .sql() on a connection with a pending result
         'SELECT a.position, a.op_id, a.payload, a.outcome, a.team, a.service, a."user", a.host, '
         "a.client_time_ms, a.record_time_ms, a.log_time_ms, r.error_class, r.message "
         "FROM op_archive a LEFT JOIN rejections r ON r.position = a.position "

@@ -34,6 +34,7 @@ def run_sql(
             f"sql() is read-only: a {kind.name} statement is refused (only SELECT is allowed); "
             "the log is the only way to change the store"
         )
+    con = con.cursor()  # its own transaction, and no pending result of the caller's in the way
     con.execute("BEGIN TRANSACTION")
     try:
         result = con.sql(query, params=params).to_arrow_table()
@@ -43,4 +44,5 @@ def run_sql(
         raise InvalidArgumentError(f"Invalid SQL: {err}") from err
     finally:
         con.execute("ROLLBACK")
+        con.close()
     return result

@@ -22,36 +22,37 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_demo_answers_the_questions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--db", str(tmp_path / "d.duckdb")]) == 0
     out = capsys.readouterr().out
-    for question in ("Which dataset did model", "Which hyperparameters", "Which pipeline run", "Which pushes failed"):
+    for question in ("Which dataset did model", "Which hyperparameters", "Which pipeline run created it",
+                     "When was the failed model pushed", "Has this execution run on the same inputs before"):
         assert question in out
-    assert "learning_rate=0.01" in out and "run-2" in out
+    assert "learning_rate=0.02" in out and "CACHED" in out and "FAILED" in out
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_sql_in_every_format(demo_db: str, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sql", "SELECT uri FROM artifacts ORDER BY uri", "--db", demo_db, "--format", fmt]) == 0
     out = capsys.readouterr().out
-    assert "/data/span-1" in out and "/models/run-2" in out
+    assert "/pipelines/taxi/run-1/examples" in out and "/pipelines/taxi/run-4/model" in out
     if fmt == "json":
-        assert json.loads(out.splitlines()[0]) == {"uri": "/data/span-1"}
+        assert json.loads(out.splitlines()[0]) == {"uri": "/pipelines/taxi/run-1/blessing"}
     if fmt == "csv":
         assert out.splitlines()[0] == "uri"
 
 
 def test_history_ops_lineage_and_replay(demo_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sql", "SELECT min(id) AS id FROM artifacts WHERE uri = '/models/run-2'", "--db", demo_db,
+    assert main(["sql", "SELECT min(id) AS id FROM artifacts WHERE uri = '/pipelines/taxi/run-2/model'", "--db", demo_db,
                  "--format", "json"]) == 0
     model = json.loads(capsys.readouterr().out)["id"]
     assert main(["history", "artifact", str(model), "--db", demo_db, "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out.splitlines()[0])["uri"] == "/models/run-2"
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["uri"] == "/pipelines/taxi/run-2/model"
     assert main(["ops", "--db", demo_db, "--format", "csv"]) == 0
     assert "put_execution" in capsys.readouterr().out
     assert main(["lineage", "--artifact", str(model), "--db", demo_db]) == 0
     out = capsys.readouterr().out
-    assert "/data/span-2" in out and "Trainer" in out and "/data/span-1" not in out
+    assert "/pipelines/taxi/run-2/examples" in out and "Trainer" in out and "/pipelines/taxi/run-1/examples" not in out
     assert main(["replay", "--db", demo_db, "--to", str(tmp_path / "r.duckdb")]) == 0
     assert main(["sql", "SELECT count(*) AS n FROM artifacts", "--db", str(tmp_path / "r.duckdb"), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"n": 4}
+    assert json.loads(capsys.readouterr().out) == {"n": 20}
 
 
 def test_errors_are_one_line_without_traceback(demo_db: str, capsys: pytest.CaptureFixture[str]) -> None:
