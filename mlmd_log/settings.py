@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # Projector: micro-batch bounds.
     batch_max_ops: int = Field(default=2_000, gt=0)
     #: Bytes of ops per projector transaction (bounds memory when ops are large).
-    batch_max_bytes: int = Field(default=16_777_216, gt=0)
+    batch_max_bytes: int = Field(default=4_194_304, gt=0)
     batch_max_ms: int = Field(default=100, gt=0)
     poll_timeout_ms: int = Field(default=200, gt=0)
 
