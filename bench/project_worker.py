@@ -146,8 +146,10 @@ class Progress:
         self._stop.set()
         self._sampler.join()
 
-    def on_batch(self, report: BatchReport) -> None:
-        """One committed transaction (or poll): count it and sample RSS."""
+    def on_batch(self, report: BatchReport | None) -> None:
+        """One committed transaction (or poll; None when the poll brought nothing): count it and sample RSS."""
+        if report is None:
+            return
         if self.first_batch_at is None:
             self.first_batch_at = time.perf_counter()
         self.batches += 1

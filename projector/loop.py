@@ -99,18 +99,17 @@ class ProjectorLoop:
         records = self.source.poll_batch(self.settings.batch_max_ops, self.settings.batch_max_ms)
         if not records:
             return None
+        # The step's report keeps outcomes and counts only: each transaction's rows go to the listeners and
+        # are let go, so memory stays bounded by one transaction whatever the backlog.
         report = BatchReport()
         for chunk in _chunks(records, self.settings.batch_max_bytes):
             done = self.projector.project(chunk)
             report.outcomes.extend(done.outcomes)
             report.rows += done.rows
-            for kind, ids in done.changed.items():
-                report.changed.setdefault(kind, set()).update(ids)
             report.aliases |= done.aliases
-            for kind, rows in done.current.items():
-                report.current.setdefault(kind, []).extend(rows)
             for listener in self.listeners:
                 listener(done)
+            del done
             with self._cond:
                 self._position = chunk[-1].offset
                 self._cond.notify_all()

@@ -246,6 +246,9 @@ class KafkaLogReader:
                 KafkaConsumer,
                 fetch_max_wait_ms=max(10, min(self.settings.batch_max_ms, 500)),
                 max_poll_records=self.settings.batch_max_ops,
+                # Fetch about one projector transaction at a time (a single larger op still comes whole).
+                fetch_max_bytes=self.settings.batch_max_bytes,
+                max_partition_fetch_bytes=self.settings.batch_max_bytes,
                 **self._config(),
             )
         stream.assign([self._tp])
