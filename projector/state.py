@@ -101,6 +101,11 @@ class Cache:
             return self.data[key]
 
 
+def _known_only(known: dict[int, int], keys: list[int]) -> dict[int, int]:
+    """A loader over a map held wholly in memory: no query."""
+    return {k: known[k] for k in keys if k in known}
+
+
 def _set_loader(fetch: Callable[[list[Any]], set[Any]]) -> Callable[[list[Any]], dict[Any, Any]]:
     return lambda keys: dict.fromkeys(fetch(keys), True)
 
@@ -144,8 +149,7 @@ class BatchState:
             self.caches[f"node:{kind}"] = Cache(functools.partial(lookups.nodes, kind))
             self.caches[f"name:{kind}"] = Cache(functools.partial(lookups.names, kind))
             self.caches[f"ext:{kind}"] = Cache(functools.partial(lookups.external_ids, kind))
-            known = memo.aliases.get(kind, {})
-            self.caches[f"alias:{kind}"] = Cache(lambda keys, known=known: {k: known[k] for k in keys if k in known})
+            self.caches[f"alias:{kind}"] = Cache(functools.partial(_known_only, memo.aliases.get(kind, {})))
         self.caches["event"] = Cache(_set_loader(lookups.events))
         for table in RELATION_TABLES:
             self.caches[f"rel:{table}"] = Cache(_set_loader(functools.partial(lookups.relations, table)))
