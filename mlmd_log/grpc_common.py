@@ -67,10 +67,6 @@ def _answer(self: HandlerBase, name: str, context: Any, call: Callable[[], R], w
         log.exception("%s failed unexpectedly (incident %s)", name, incident)
         context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name} (incident {incident}); see the server log")
         raise
-    finally:
-        if write:
-            shared: SharedStore = self.shared
-            shared.settled()
     size = response.ByteSize() if hasattr(response, "ByteSize") else 0
     if size > self.max_message_bytes:
         context.abort(
@@ -93,7 +89,7 @@ def read_rpc(fn: Handler[S, Q, R]) -> Handler[S, Q, R]:
 
 
 def write_rpc(fn: Handler[S, Q, R]) -> Handler[S, Q, R]:
-    """A write handler: as :func:`read_rpc`, and the write's future is released once it has settled."""
+    """A write handler: as :func:`read_rpc`; DEADLINE_EXCEEDED says the write may still be applied."""
 
     @functools.wraps(fn)
     def handler(self: S, request: Q, context: Any) -> R:

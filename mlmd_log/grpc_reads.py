@@ -14,20 +14,10 @@ from typing import Any, Final, TypeVar
 
 from mlmd_log.errors import UnimplementedError
 from mlmd_log.grpc_common import HandlerBase, list_options, read_rpc, type_version
-from mlmd_log.ids import type_id_for
-from mlmd_log.query.options import ListOptions
-from mlmd_log.query.paging import PageToken
 from mlmd_log.query.reader import Reader
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2 as svc
 
-#: Membership of a node in a context as of a pinned position (parameters: context id, position, position).
-_IN_CONTEXT: Final = {
-    "artifact": "v.id IN (SELECT r.artifact_id FROM attribution_versions r WHERE r.context_id = ? "
-    "AND r.valid_from <= ? AND (r.valid_to IS NULL OR r.valid_to > ?))",
-    "execution": "v.id IN (SELECT r.execution_id FROM association_versions r WHERE r.context_id = ? "
-    "AND r.valid_from <= ? AND (r.valid_to IS NULL OR r.valid_to > ?))",
-}
 _ATTRIBUTIONS: Final = (
     "SELECT artifact_id, context_id FROM attribution_versions WHERE valid_from <= ? "
     "AND (valid_to IS NULL OR valid_to > ?) AND artifact_id IN (SELECT unnest(?::BIGINT[])) "
@@ -41,26 +31,6 @@ _ASSOCIATIONS: Final = (
 _GRAPH_FIELDS: Final = tuple(f.name for f in mlmd.LineageGraph.DESCRIPTOR.fields)
 
 M = TypeVar("M")
-
-
-def _by_type_page(
-    reader: Reader, kind: str, name: str, version: str | None, options: ListOptions, token: str | None
-) -> tuple[list[Any], str | None]:
-    """One page of the nodes of a type. Workaround: the Reader has no public paged by-type read."""
-    type_id = type_id_for(kind, name, version)  # type: ignore[arg-type]  # kind is one of the three
-    return reader._page(kind, "v.type_id = ?", [type_id], None, options, token)
-
-
-def _by_context_page(
-    reader: Reader, kind: str, context_id: int, options: ListOptions, token: str | None
-) -> tuple[list[Any], str | None]:
-    """One page of a context's artifacts or executions, membership read as of the page's pinned position.
-
-    Workaround: the Reader has no public paged by-context read.
-    """
-    position = PageToken.decode(token).position if token else reader.log_position()
-    (context_id,) = reader._resolve_ids("context", [context_id], position)
-    return reader._page(kind, _IN_CONTEXT[kind], [context_id, position, position], position, options, token)
 
 
 class ReadHandlers(HandlerBase):
@@ -84,7 +54,7 @@ class ReadHandlers(HandlerBase):
         if options is None:
             getattr(response, field).extend(getattr(reader, f"get_{kind}s_by_type")(request.type_name, version))
             return response
-        nodes, next_token = _by_type_page(reader, kind, request.type_name, version, options, token)
+        nodes, next_token = reader.get_nodes_by_type_page(kind, request.type_name, version, options, token)
         return _page_response(response, field, nodes, next_token)
 
     def _list_by_context(self, kind: str, request: Any, response: M, field: str) -> M:
@@ -93,7 +63,7 @@ class ReadHandlers(HandlerBase):
         if options is None:
             getattr(response, field).extend(getattr(reader, f"get_{kind}s_by_context")(request.context_id))
             return response
-        nodes, next_token = _by_context_page(reader, kind, request.context_id, options, token)
+        nodes, next_token = reader.get_nodes_by_context_page(kind, request.context_id, options, token)
         return _page_response(response, field, nodes, next_token)
 
     # -- types -----------------------------------------------------------------------------------------

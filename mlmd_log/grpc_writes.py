@@ -2,44 +2,22 @@
 
 Waiting means the answer comes after this server's own projector has applied
 the op (read-your-writes for the caller and every later read through this
-server), and a rejected op answers with MLMD's status code and message.
+server), and a rejected op answers with MLMD's status code and message. With
+``reuse_*`` options a reused context or artifact answers with the existing
+node's id, as in MLMD (the store returns canonical ids once the op is applied).
 ``transaction_options`` is accepted and ignored: every op is atomic on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from mlmd_log.grpc_common import HandlerBase, write_rpc
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2 as svc
 
-_ALIASES: Final = (
-    "SELECT kind, alias_id, canonical_id FROM id_aliases WHERE alias_id IN (SELECT unnest(?::BIGINT[]))"
-)
-
 
 class WriteHandlers(HandlerBase):
     """PutArtifactType ... PutLineageSubgraph."""
-
-    def _canonical(self, reuse: bool, **ids: Sequence[int]) -> dict[str, list[int]]:
-        """The ids a reuse-enabled write returned, with each alias replaced by the node it was merged into.
-
-        With ``reuse_*`` options a new context (or artifact) that loses to an existing one by name (external
-        id) becomes an alias of it (ADR 0001); MLMD answers with the existing node's id, and so does this
-        server, reading the aliases its projector has just recorded. Workaround: the producer's ``wait=True``
-        calls return the ids they assigned.
-        """
-        out = {kind: list(values) for kind, values in ids.items()}
-        wanted = [i for values in out.values() for i in values]
-        if not reuse or not wanted:
-            return out
-        table = self.shared.reader().sql(_ALIASES, [wanted])
-        aliases: dict[tuple[str, int], int] = {
-            (kind, alias): canonical
-            for kind, alias, canonical in zip(*(table.column(i).to_pylist() for i in range(3)), strict=True)
-        }
-        return {kind: [aliases.get((kind, i), i) for i in values] for kind, values in out.items()}
 
     # -- types -----------------------------------------------------------------------------------------
 
@@ -120,17 +98,15 @@ class WriteHandlers(HandlerBase):
         ]
         options = request.options
         execution_id, artifact_ids, context_ids = self.shared.store.put_execution(
-            request.execution, pairs, list(request.contexts),  # type: ignore[arg-type]  # None: a pair without artifact
+            request.execution, pairs, list(request.contexts),
             reuse_context_if_already_exist=options.reuse_context_if_already_exist,
             reuse_artifact_if_already_exist_by_external_id=options.reuse_artifact_if_already_exist_by_external_id,
             force_reuse_context=options.force_reuse_context,
             force_update_time=options.force_update_time,
             wait=True,
         )
-        reuse = options.reuse_context_if_already_exist or options.reuse_artifact_if_already_exist_by_external_id
-        ids = self._canonical(reuse, artifact=artifact_ids, context=context_ids)
         return svc.PutExecutionResponse(
-            execution_id=execution_id, artifact_ids=ids["artifact"], context_ids=ids["context"]
+            execution_id=execution_id, artifact_ids=artifact_ids, context_ids=context_ids
         )
 
     @write_rpc
@@ -152,8 +128,6 @@ class WriteHandlers(HandlerBase):
             reuse_artifact_if_already_exist_by_external_id=options.reuse_artifact_if_already_exist_by_external_id,
             wait=True,
         )
-        reuse = options.reuse_context_if_already_exist or options.reuse_artifact_if_already_exist_by_external_id
-        ids = self._canonical(reuse, artifact=artifact_ids, context=context_ids)
         return svc.PutLineageSubgraphResponse(
-            execution_ids=execution_ids, artifact_ids=ids["artifact"], context_ids=ids["context"]
+            execution_ids=execution_ids, artifact_ids=artifact_ids, context_ids=context_ids
         )

@@ -184,6 +184,13 @@ def test_listings_page_like_mlmd(served: Served) -> None:
     assert [len(p) for p in by_type] == [30, 15] and [i for p in by_type for i in p] == ids
     by_context = _pages(stub.GetArtifactsByContext, svc.GetArtifactsByContextRequest(context_id=ctx), "artifacts", 10)
     assert [len(p) for p in by_context] == [10, 10, 5] and [i for p in by_context for i in p] == ids[:25]
+    # filter_query narrows every listing, paged like the rest; a type that does not exist has one empty page.
+    filtered = svc.GetArtifactsByContextRequest(context_id=ctx)
+    filtered.options.filter_query = f"id >= {ids[10]} AND uri != '/d/12'"
+    pages = _pages(stub.GetArtifactsByContext, filtered, "artifacts", 4)
+    assert [len(p) for p in pages] == [4, 4, 4, 2] and [i for p in pages for i in p] == ids[10:12] + ids[13:25]
+    unknown = _pages(stub.GetArtifactsByType, svc.GetArtifactsByTypeRequest(type_name="Unknown"), "artifacts", 5)
+    assert unknown == [[]]
 
     # Descending, and a page asked for over MLMD's cap of 100 is served 100 at a time.
     desc = svc.GetArtifactsRequest()
@@ -268,12 +275,7 @@ def test_lineage_subgraph_with_read_mask(served: Served) -> None:
     request.lineage_subgraph_query_options.starting_artifacts.filter_query = f"id = {done.artifact_ids[0]}"
     request.lineage_subgraph_query_options.max_num_hops = 2
     request.read_mask.paths.extend(["artifacts", "events", "associations", "attributions"])
-    try:
-        graph = stub.GetLineageSubgraph(request).lineage_subgraph
-    except grpc.RpcError as err:
-        if err.code() == grpc.StatusCode.UNIMPLEMENTED and "filter_query" in err.details():
-            pytest.skip(f"the store cannot evaluate filter_query yet: {err.details()}")
-        raise
+    graph = stub.GetLineageSubgraph(request).lineage_subgraph
     assert sorted(a.id for a in graph.artifacts) == sorted(done.artifact_ids)
     assert len(graph.events) == 2 and not graph.executions and not graph.contexts
     assert sorted((a.artifact_id, a.context_id) for a in graph.attributions) == sorted(
@@ -369,6 +371,40 @@ def test_concurrent_clients(serve_store: Callable[..., Served]) -> None:
     listed = [a.id for a in served.stub.GetArtifactsByType(svc.GetArtifactsByTypeRequest(type_name="DataSet")).artifacts]
     assert sorted(listed) == sorted(every)
     assert len(served.stub.GetContexts(svc.GetContextsRequest()).contexts) == 1
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="library bug: MetadataStore._canonical reloads the alias map on the store's one cursor from every "
+    "writer thread (DuckDB refuses concurrent calls; a racing reload can also leave a stale map)",
+)
+def test_concurrent_reuse_answers_the_existing_id(serve_store: Callable[..., Served]) -> None:
+    served = serve_store(max_workers=8)
+    _, e_type, c_type = _types(served.stub)
+    first = served.stub.PutExecution(svc.PutExecutionRequest(
+        execution=mlmd.Execution(type_id=e_type), contexts=[mlmd.Context(type_id=c_type, name="shared")]))
+    answers: list[int] = []
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            with grpc.insecure_channel(served.server.address) as channel:
+                stub = svc_grpc.MetadataStoreServiceStub(channel)
+                for _ in range(15):
+                    request = svc.PutExecutionRequest(
+                        execution=mlmd.Execution(type_id=e_type), contexts=[mlmd.Context(type_id=c_type, name="shared")])
+                    request.options.reuse_context_if_already_exist = True
+                    answers.extend(stub.PutExecution(request).context_ids)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert answers == list(first.context_ids) * 8 * 15
 
 
 def test_a_taken_port_is_an_error(served: Served) -> None:

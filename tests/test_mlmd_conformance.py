@@ -127,6 +127,7 @@ def test_mlmd_suite_against_our_server(server_port: int, tmp_path: Path) -> None
     promised, explained = _documented()
     summary = f"{len(passed)} passed, {len(failed)} failed of {len(outcomes)} in {elapsed:.0f} s"
     print(summary)
+    print("failed:", " ".join(failed) or "none")
     undocumented = [n for n in failed if re.sub(r"\d+$", "", n) not in explained and n not in explained]
     assert not undocumented, f"{summary}; failures not explained in docs/compatibility.md: {undocumented}\n" + (
         done.stdout[-6000:]
