@@ -8,6 +8,7 @@ error becomes :class:`~mlmd_log.errors.DatabaseLockedError` here.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import duckdb
@@ -53,6 +54,8 @@ class MetadataStore(Producer, Reader):
             NodeCache(settings.cache_entries) if con is not None else None,
         )
         self._embedded = producer_log if isinstance(producer_log, EmbeddedLog) else None
+        self._alias_lock = threading.Lock()
+        self._alias_cursor: duckdb.DuckDBPyConnection | None = None
         if self._embedded is not None:
             self._embedded.listeners.append(self._on_commit)
 
@@ -81,8 +84,21 @@ class MetadataStore(Producer, Reader):
         return self._con is not None and (wait or self._embedded is not None)
 
     def _canonical(self, kind: str, ids: list[int]) -> list[int]:
-        aliases = self._current_aliases(kind)
-        return [aliases.get(i, i) for i in ids]
+        """Replace aliases among ``ids`` by the nodes they name (any thread: own cursor, under a lock)."""
+        if not ids:
+            return ids
+        with self._alias_lock:
+            if self._alias_cursor is None:
+                assert self._con is not None
+                self._alias_cursor = self._con.cursor()
+            found = dict(
+                self._alias_cursor.execute(
+                    "SELECT alias_id, canonical_id FROM id_aliases WHERE kind = ? "
+                    "AND alias_id IN (SELECT unnest(?::BIGINT[]))",
+                    [kind, ids],
+                ).fetchall()
+            )
+        return [found.get(i, i) for i in ids]
 
     def _on_commit(self, report: BatchReport) -> None:
         self.on_commit(report.current, report.changed, report.aliases)

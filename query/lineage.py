@@ -53,8 +53,9 @@ def traverse(
 ) -> Reached:
     """Walk events from ``start_ids`` up to ``max_hops`` hops in ``direction``; one recursive SQL query."""
     vf, vparams = version_filter("e", position)
-    up = direction in (UPSTREAM, BIDIRECTIONAL)
-    down = direction in (DOWNSTREAM, BIDIRECTIONAL) or direction not in (UPSTREAM, DOWNSTREAM, BIDIRECTIONAL)
+    # An unset direction traces both ways, as MLMD does.
+    up = direction != DOWNSTREAM
+    down = direction != UPSTREAM
     # Edge list as (from_kind, from_id, to_kind, to_id): the moves allowed in this direction.
     moves = []
     if down:

@@ -373,11 +373,6 @@ def test_concurrent_clients(serve_store: Callable[..., Served]) -> None:
     assert len(served.stub.GetContexts(svc.GetContextsRequest()).contexts) == 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="library bug: MetadataStore._canonical reloads the alias map on the store's one cursor from every "
-    "writer thread (DuckDB refuses concurrent calls; a racing reload can also leave a stale map)",
-)
 def test_concurrent_reuse_answers_the_existing_id(serve_store: Callable[..., Served]) -> None:
     served = serve_store(max_workers=8)
     _, e_type, c_type = _types(served.stub)

@@ -99,3 +99,10 @@ def test_lineage_subgraph_argument_errors(store: Any) -> None:
     options.starting_artifacts.filter_query = "id = 1"
     with pytest.raises(errors.InvalidArgumentError, match="max_num_hops cannot be negative: max_num_hops = -1"):
         store.get_lineage_subgraph(options)
+
+
+def test_an_unset_direction_traces_both_ways(store: Any, dag: dict[str, Any]) -> None:
+    both = traverse(store.con, start_kind="artifact", start_ids=[dag["cleaned"]], max_hops=2, direction=0, position=None)
+    up, down = (_walk(store, dag["cleaned"], 2, d) for d in (UPSTREAM, DOWNSTREAM))
+    assert set(both.artifact_ids) == set(up[0]) | set(down[0])
+    assert set(both.execution_ids) == set(up[1]) | set(down[1])
