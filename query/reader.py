@@ -8,6 +8,7 @@ drops missing ids and returns id order; unknown types give empty lists.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,24 @@ _LINK = {"artifact": ("attribution", "artifact_id"), "execution": ("association"
 
 
 _MAX_STARTING_NODES = 100
+#: Paged listings up to this many rows are computed once per pinned position and kept (a few of them).
+_MAX_LISTING = 200_000
+_MAX_LISTINGS = 4
+_READ_AHEAD_PAGES = 20
+
+
+class _Listing:
+    """The ordered ids (and sort keys) of one paged query at one log position."""
+
+    __slots__ = ("columns", "ids", "index", "keys", "rows")
+
+    def __init__(self, ids: list[int], keys: list[Any]) -> None:
+        self.ids = ids
+        self.keys = keys
+        self.index = {node_id: i for i, node_id in enumerate(ids)}
+        #: Rows read ahead for the coming pages (and the columns they hold).
+        self.columns = ""
+        self.rows: dict[int, tuple[Any, ...]] = {}
 _MAX_NODES = 100_000
 
 
@@ -75,6 +94,7 @@ class Reader:
         self.cache = cache
         self._alias_map: dict[str, dict[int, int]] | None = None
         self._alias_generation = -1
+        self._listings: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
 
     def on_commit(
         self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool
@@ -147,6 +167,16 @@ class Reader:
         limit = "" if options.limit is None else f" LIMIT {int(options.limit) + 1}"
         # The type row is joined only for conditions that read it (a filter on `type`).
         join = " JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL" if "t." in cond else ""
+        if options.limit is not None and position is not None:
+            listing = self._listing(
+                (kind, digest, position),
+                f"SELECT v.id, {column} FROM {kind}_versions v{join} WHERE {vf} AND ({cond}) "
+                f"ORDER BY {column} {direction}, v.id {direction}",
+                [*vparams, *params],
+            )
+            if listing is not None:
+                return self._listing_page(kind, columns, listing, position, options.limit, page_token,
+                                          (position, int(order_by), options.is_asc, digest))
         rows = self.con.execute(
             f"SELECT {columns}, {column} FROM {kind}_versions v{join} "
             f"WHERE {vf} AND ({cond}){keyset} ORDER BY {column} {direction}, v.id {direction}{limit}",
@@ -159,6 +189,55 @@ class Reader:
             assert position is not None
             next_token = PageToken(position, int(order_by), options.is_asc, last[-1], last[0], digest).encode()
         return [r[:-1] for r in rows], next_token
+
+    def _listing(self, key: tuple[Any, ...], sql: str, params: list[Any]) -> _Listing | None:
+        """The whole ordered result of a paged query at its pinned position, computed once and kept.
+
+        A page token pins a log position, and what the log held there never changes, so later pages slice
+        this list instead of running the query again (one scan per listing, not one per page). Listings
+        longer than ``_MAX_LISTING`` are not kept: their pages use keyset queries.
+        """
+        found = self._listings.get(key)
+        if found is not None:
+            self._listings.move_to_end(key)
+            return found
+        rows = self.con.execute(sql + f" LIMIT {_MAX_LISTING + 1}", params).fetchall()
+        if len(rows) > _MAX_LISTING:
+            return None
+        listing = _Listing([r[0] for r in rows], [r[1] for r in rows])
+        self._listings[key] = listing
+        while len(self._listings) > _MAX_LISTINGS:
+            self._listings.popitem(last=False)
+        return listing
+
+    def _listing_page(
+        self, kind: str, columns: str, listing: _Listing, position: int, limit: int, page_token: str | None,
+        token_fields: tuple[int, int, bool, str],
+    ) -> tuple[list[tuple[Any, ...]], str | None]:
+        start = 0
+        if page_token is not None:
+            last_index = listing.index.get(PageToken.decode(page_token).last_id)
+            if last_index is None:
+                raise InvalidArgumentError("Invalid next_page_token: its row is not in this listing")
+            start = last_index + 1
+        ids = listing.ids[start : start + limit]
+        next_token = None
+        if start + limit < len(listing.ids):
+            pos, order, asc, digest = token_fields
+            last = start + limit - 1
+            next_token = PageToken(pos, order, asc, listing.keys[last], listing.ids[last], digest).encode()
+        if not ids:
+            return [], next_token
+        if columns != listing.columns or any(i not in listing.rows for i in ids):
+            # Read ahead: the rows of the next several pages in one query (sequential paging is the norm).
+            ahead = listing.ids[start : start + max(limit * _READ_AHEAD_PAGES, 1_000)]
+            vf, vparams = version_filter("v", position)
+            cond, params = _id_in(ahead)
+            listing.columns = columns
+            listing.rows = {r[0]: r for r in self.con.execute(
+                f"SELECT {columns} FROM {kind}_versions v WHERE {vf} AND {cond}", [*vparams, *params]
+            ).fetchall()}
+        return [listing.rows[i] for i in ids], next_token
 
     def _resolve_ids(self, kind: str, ids: Sequence[int], position: int | None) -> list[int]:
         if not ids:
