@@ -78,6 +78,16 @@ def _check_kind(kind: str) -> None:
         raise InvalidArgumentError(f"kind must be artifact, execution or context, not {kind!r}")
 
 
+def _varint(value: int) -> bytes:
+    """Protobuf base-128 varint (for splicing stored messages into a repeated field)."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def _id_in(ids: Sequence[int]) -> tuple[str, list[Any]]:
     """``v.id IN (...)``: placeholders for short lists (DuckDB prunes with them), a list parameter beyond."""
     if len(ids) <= 1_000:
@@ -559,27 +569,17 @@ class Reader:
         return self._lineage_graph(reached, position, field_mask_paths)
 
     def _lineage_graph(self, reached: Reached, position: int, paths: Sequence[str] | None) -> mlmd.LineageGraph:
+        """Assemble the LineageGraph at ``position``: stored node messages are spliced in as bytes (one parse for
+        the whole graph), everything else is read in one query per table."""
         wanted = set(paths or ())
+
         def want(field: str) -> bool:
             return not wanted or field in wanted
 
         graph = mlmd.LineageGraph()
-        artifacts = self._by_ids("artifact", reached.artifact_ids, position) if reached.artifact_ids else []
-        executions = self._by_ids("execution", reached.execution_ids, position) if reached.execution_ids else []
-        if want("artifacts"):
-            graph.artifacts.extend(artifacts)
-        if want("executions"):
-            graph.executions.extend(executions)
-        if want("events") and artifacts and executions:
-            a_ids, e_ids = set(reached.artifact_ids), set(reached.execution_ids)
-            graph.events.extend(
-                e for e in self._events("execution_id", "execution", reached.execution_ids, position)
-                if e.artifact_id in a_ids and e.execution_id in e_ids
-            )
-        if want("artifact_types") and artifacts:
-            graph.artifact_types.extend(self.get_artifact_types_by_id(sorted({a.type_id for a in artifacts}), as_of=position))
-        if want("execution_types") and executions:
-            graph.execution_types.extend(self.get_execution_types_by_id(sorted({e.type_id for e in executions}), as_of=position))
+        chunks: list[bytes] = []
+        type_ids: dict[str, set[int]] = {}
+        context_ids: list[int] = []
         if want("contexts") or want("context_types"):
             rf, rparams = version_filter("r", position)
             context_ids = [
@@ -587,16 +587,38 @@ class Reader:
                     f"SELECT r.context_id FROM attribution_versions r WHERE {rf} "
                     "AND r.artifact_id IN (SELECT unnest(?::BIGINT[])) "
                     f"UNION SELECT r.context_id FROM association_versions r WHERE {rf} "
-                    "AND r.execution_id IN (SELECT unnest(?::BIGINT[]))",
+                    "AND r.execution_id IN (SELECT unnest(?::BIGINT[])) ORDER BY 1",
                     [*rparams, reached.artifact_ids, *rparams, reached.execution_ids],
                 ).fetchall()
             ]
-            contexts = {c.id: c for c in (self._by_ids("context", context_ids, position) if context_ids else [])}
-            if want("contexts"):
-                graph.contexts.extend(contexts[i] for i in sorted(contexts))
-            if want("context_types") and contexts:
-                graph.context_types.extend(
-                    self.get_context_types_by_id(sorted({c.type_id for c in contexts.values()}), as_of=position)
+        for kind, ids, field, number in (
+            ("artifact", reached.artifact_ids, "artifacts", 4),
+            ("execution", reached.execution_ids, "executions", 5),
+            ("context", context_ids, "contexts", 6),
+        ):
+            if not ids:
+                continue
+            vf, vparams = version_filter("v", position)
+            rows = self.con.execute(
+                f"SELECT v.type_id, v.proto FROM {kind}_versions v WHERE {vf} "
+                "AND v.id IN (SELECT unnest(?::BIGINT[])) ORDER BY v.id",
+                [*vparams, list(ids)],
+            ).fetchall()
+            type_ids[kind] = {r[0] for r in rows}
+            if want(field):
+                tag = bytes([(number << 3) | 2])
+                chunks.extend(tag + _varint(len(r[1])) + r[1] for r in rows)
+        graph.MergeFromString(b"".join(chunks))
+        if want("events") and reached.artifact_ids and reached.execution_ids:
+            a_ids = set(reached.artifact_ids)
+            for e in self._events_at("execution_id", reached.execution_ids, position):
+                if e.artifact_id in a_ids:
+                    graph.events.append(e)
+        for kind, field in (("artifact", "artifact_types"), ("execution", "execution_types"),
+                            ("context", "context_types")):
+            if want(field) and type_ids.get(kind):
+                getattr(graph, field).extend(
+                    self._types(kind, "t.id IN (SELECT unnest(?::BIGINT[]))", [sorted(type_ids[kind])], position)
                 )
         if reached.truncated:
             _warn_truncated()
@@ -630,8 +652,10 @@ class Reader:
     def _events(self, column: str, kind: str, ids: Sequence[int], as_of: AsOf) -> list[mlmd.Event]:
         position = self._position(as_of)
         wanted = self._resolve_ids(kind, list(ids), position)
-        if not wanted:
-            return []
+        return self._events_at(column, wanted, position) if wanted else []
+
+    def _events_at(self, column: str, wanted: Sequence[int], position: int | None) -> list[mlmd.Event]:
+        """Events touching ``wanted`` ids (already canonical) at a resolved position."""
         vf, vparams = version_filter("v", position)
         rows = self.con.execute(
             "SELECT artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata "
