@@ -90,8 +90,8 @@ def put_event(tx: OpTx, event: Any, time_ms: int) -> None:
         raise InvalidArgumentError(f"No execution with the given id {event.execution_id}")
     key = (artifact_id, execution_id, event.type)
     fresh = tx.get("fresh", ("artifact", artifact_id)) or tx.get("fresh", ("execution", execution_id))
-    if (fresh and key in tx.state.caches["event"].data) or (not fresh and tx.get("event", key)) or (
-        key in tx.local.get("event", {})
+    if (fresh and tx.state.caches["event"].data.get(key)) or (not fresh and tx.get("event", key)) or (
+        tx.local.get("event", {}).get(key)
     ):
         raise AlreadyExistsError(
             f"Given event already exists: artifact_id: {artifact_id} execution_id: {execution_id} "

@@ -113,9 +113,9 @@ class DuckLookups:
             return set()
         wanted = set(keys)
         rows = self.con.execute(
-            "SELECT artifact_id, execution_id, type FROM event_versions "
-            "WHERE valid_to IS NULL AND artifact_id IN (SELECT unnest(?::BIGINT[]))",
-            [sorted({a for a, _, _ in wanted})],
+            "SELECT artifact_id, execution_id, type FROM event_versions WHERE valid_to IS NULL "
+            "AND artifact_id IN (SELECT unnest(?::BIGINT[])) AND execution_id IN (SELECT unnest(?::BIGINT[]))",
+            [sorted({a for a, _, _ in wanted}), sorted({e for _, e, _ in wanted})],
         ).fetchall()
         return {r for r in rows if r in wanted}
 
@@ -129,9 +129,9 @@ class DuckLookups:
         }[table]
         wanted = set(pairs)
         rows = self.con.execute(
-            f"SELECT {first}, {second} FROM {table}_versions "
-            f"WHERE valid_to IS NULL AND {second} IN (SELECT unnest(?::BIGINT[]))",
-            [sorted({b for _, b in wanted})],
+            f"SELECT {first}, {second} FROM {table}_versions WHERE valid_to IS NULL "
+            f"AND {second} IN (SELECT unnest(?::BIGINT[])) AND {first} IN (SELECT unnest(?::BIGINT[]))",
+            [sorted({b for _, b in wanted}), sorted({a for a, _ in wanted})],
         ).fetchall()
         return {r for r in rows if r in wanted}
 

@@ -20,8 +20,10 @@ class _Keys:
         self.assigned: dict[str, set[int]] = {k: set() for k in KINDS}
         self.names: dict[str, set[tuple[int, str]]] = {k: set() for k in KINDS}
         self.ext: dict[str, set[str]] = {k: set() for k in KINDS}
-        self.contexts_of: dict[str, set[int]] = {"attribution": set(), "association": set()}
         self.parent_children: set[int] = set()
+        #: Events and links whose existence the batch will ask about (between stored nodes).
+        self.events: set[tuple[int, int, int]] = set()
+        self.links: dict[str, set[tuple[int, int]]] = {"attribution": set(), "association": set()}
 
     def node_msgs(self, kind: str, msgs: Iterable[Any], assigned: Iterable[int]) -> None:
         ids, names, ext = self.nodes[kind], self.names[kind], self.ext[kind]
@@ -50,6 +52,7 @@ def prefetch(state: BatchState, ops: Iterable[ops_pb2.Operation]) -> None:
             for e in op.put_events.events:
                 keys.nodes["artifact"].add(e.artifact_id)
                 keys.nodes["execution"].add(e.execution_id)
+                keys.events.add((e.artifact_id, e.execution_id, e.type))
         elif payload in ("put_execution", "put_lineage_subgraph"):
             req = getattr(op, payload)
             if payload == "put_execution":
@@ -64,11 +67,11 @@ def prefetch(state: BatchState, ops: Iterable[ops_pb2.Operation]) -> None:
             for x in req.attributions:
                 keys.nodes["artifact"].add(x.artifact_id)
                 keys.nodes["context"].add(x.context_id)
-                keys.contexts_of["attribution"].add(x.context_id)
+                keys.links["attribution"].add((x.artifact_id, x.context_id))
             for y in req.associations:
                 keys.nodes["execution"].add(y.execution_id)
                 keys.nodes["context"].add(y.context_id)
-                keys.contexts_of["association"].add(y.context_id)
+                keys.links["association"].add((y.execution_id, y.context_id))
         elif payload == "put_parent_contexts":
             for edge in op.put_parent_contexts.parent_contexts:
                 keys.nodes["context"].update((edge.child_id, edge.parent_id))
@@ -87,3 +90,6 @@ def prefetch(state: BatchState, ops: Iterable[ops_pb2.Operation]) -> None:
         caches[f"name:{kind}"].prefetch(keys.names[kind])
         caches[f"ext:{kind}"].prefetch(keys.ext[kind])
     caches["up"].prefetch(keys.parent_children)
+    caches["event"].prefetch(keys.events)
+    for table, pairs in keys.links.items():
+        caches[f"rel:{table}"].prefetch(pairs)

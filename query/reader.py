@@ -39,7 +39,7 @@ _LINK = {"artifact": ("attribution", "artifact_id"), "execution": ("association"
 
 _MAX_STARTING_NODES = 100
 #: Paged listings up to this many rows are computed once per pinned position and kept (a few of them).
-_MAX_LISTING = 200_000
+_MAX_LISTING = 1_000_000
 _MAX_LISTINGS = 4
 _READ_AHEAD_PAGES = 20
 
@@ -89,8 +89,8 @@ def _varint(value: int) -> bytes:
 
 
 def _id_in(ids: Sequence[int]) -> tuple[str, list[Any]]:
-    """``v.id IN (...)``: placeholders for short lists (DuckDB prunes with them), a list parameter beyond."""
-    if len(ids) <= 1_000:
+    """``v.id IN (...)``: placeholders for a few ids, one list parameter beyond (cheaper to plan)."""
+    if len(ids) <= 8:
         return f"v.id IN ({', '.join('?' * len(ids))})", list(ids)
     return "v.id IN (SELECT unnest(?::BIGINT[]))", [list(ids)]
 
@@ -104,6 +104,7 @@ class Reader:
         self.cache = cache
         self._alias_map: dict[str, dict[int, int]] | None = None
         self._alias_generation = -1
+        self._known_checkpoint = -1
         self._listings: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
 
     def on_commit(
@@ -118,12 +119,20 @@ class Reader:
     def log_position(self) -> int:
         """The last log position this projection has applied (-1 when empty): a valid ``as_of``."""
         row = self.con.execute("SELECT position FROM checkpoint WHERE singleton = 1").fetchone()
-        return int(row[0]) if row else -1
+        position = int(row[0]) if row else -1
+        self._known_checkpoint = max(self._known_checkpoint, position)
+        return position
 
     # -- generic machinery ------------------------------------------------------------------------------
 
     def _position(self, as_of: AsOf) -> int | None:
-        return resolve_as_of(self.con, as_of)
+        # A position at or below a checkpoint already seen is valid for good (the log only grows): no query.
+        if type(as_of) is int and -1 <= as_of <= self._known_checkpoint:
+            return as_of
+        position = resolve_as_of(self.con, as_of)
+        if position is not None and type(as_of) is int:
+            self._known_checkpoint = max(self._known_checkpoint, position)
+        return position
 
     def _nodes(
         self, kind: str, cond: str, params: Sequence[Any], position: int | None,
@@ -278,9 +287,13 @@ class Reader:
     def _by_ids(self, kind: str, ids: Sequence[int], as_of: AsOf) -> list[Any]:
         position = self._position(as_of)
         cache = self.cache
-        if position is not None or cache is None:
+        if position is not None:
             wanted = self._resolve_ids(kind, list(ids), position)
             return self._nodes(kind, *_id_in(wanted), position) if wanted else []
+        if cache is None:
+            aliases = self._current_aliases(kind)
+            wanted = sorted({aliases.get(i, i) for i in ids})
+            return self._nodes(kind, *_id_in(wanted), None) if wanted else []
         generation = cache.generation
         aliases = self._current_aliases(kind)
         found: dict[int, NodeRow] = {}
