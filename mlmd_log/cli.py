@@ -142,14 +142,12 @@ def _lineage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
-
     from mlmd_log.projector.replay import replay_archive
     from mlmd_log.store import open_duckdb
 
     if os.path.exists(args.to):
         raise InvalidArgumentError(f"{args.to} exists: replay builds a new file (remove it first)")
-    source = duckdb.connect(_db_path(args, settings), read_only=True)
+    source = _reader(args, settings).con
     target = open_duckdb(args.to)
     total = source.execute(
         "SELECT count(*) FROM op_archive WHERE ? IS NULL OR position <= ?", [args.up_to, args.up_to]
