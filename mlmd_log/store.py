@@ -101,7 +101,7 @@ class MetadataStore(Producer, Reader):
         return [found.get(i, i) for i in ids]
 
     def _on_commit(self, report: BatchReport) -> None:
-        self.on_commit(report.current, report.changed, report.aliases)
+        self.on_commit(report.current, report.changed, report.aliases, report.types)
 
     def replay(self) -> int:
         """Rebuild the projection from the log (embedded: from ``log_ops``); returns the ops re-applied."""

@@ -52,6 +52,8 @@ class BatchReport:
     changed: dict[str, set[int]] = field(default_factory=dict)
     #: True when the batch created id aliases (read caches of the alias map must reload).
     aliases: bool = False
+    #: True when the batch registered or changed types (read caches of types must reload).
+    types: bool = False
     #: The current version of every node the batch wrote, by kind: read caches store them as they are.
     current: dict[str, list[NodeRow]] = field(default_factory=dict)
 
@@ -149,6 +151,7 @@ class Projector:
         for kind, alias_id, _, _ in out.aliases:
             report.changed.setdefault(kind, set()).add(alias_id)
         report.aliases = bool(out.aliases)
+        report.types = bool(out.type_versions)
         for written in state.out.type_versions:
             written.in_db = True  # the type cache outlives the batch: later closes must UPDATE the stored row
         report.rows = state.out.row_count()

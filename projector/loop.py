@@ -107,6 +107,7 @@ class ProjectorLoop:
             report.outcomes.extend(done.outcomes)
             report.rows += done.rows
             report.aliases |= done.aliases
+            report.types |= done.types
             for listener in self.listeners:
                 listener(done)
             del done

@@ -26,6 +26,8 @@ class NodeCache:
         self.generation = 0
         #: Moves when a commit creates id aliases: readers reload their alias maps then.
         self.alias_generation = 0
+        #: Moves when a commit registers or changes types: readers reload their type tables then.
+        self.type_generation = 0
         self._data: OrderedDict[tuple[str, int], NodeRow] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -39,12 +41,14 @@ class NodeCache:
                 self._store(rows)
 
     def commit(
-        self, current: Mapping[str, Iterable[NodeRow]], stale: Mapping[str, Iterable[int]], aliases: bool = False
+        self, current: Mapping[str, Iterable[NodeRow]], stale: Mapping[str, Iterable[int]], aliases: bool = False,
+        types: bool = False,
     ) -> None:
         """Apply a projector commit: forget ``stale`` ids, then store the new ``current`` versions."""
         with self._lock:
             self.generation += 1
             self.alias_generation += aliases
+            self.type_generation += types
             for kind, ids in stale.items():
                 for node_id in ids:
                     self._data.pop((kind, node_id), None)

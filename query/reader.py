@@ -105,16 +105,20 @@ class Reader:
         self._alias_map: dict[str, dict[int, int]] | None = None
         self._alias_generation = -1
         self._known_checkpoint = -1
+        self._type_table: tuple[int, list[tuple[Any, ...]], dict[tuple[int, int], dict[str, int]]] | None = None
         self._listings: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
 
     def on_commit(
-        self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool
+        self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool,
+        types: bool = False,
     ) -> None:
         """Bring cached state up to a projector commit (wired by the store that owns the projector)."""
         if aliases:
             self._alias_map = None
+        if types:
+            self._type_table = None
         if self.cache is not None:
-            self.cache.commit(current, changed, aliases)
+            self.cache.commit(current, changed, aliases, types)
 
     def log_position(self) -> int:
         """The last log position this projection has applied (-1 when empty): a valid ``as_of``."""
@@ -630,9 +634,7 @@ class Reader:
         for kind, field in (("artifact", "artifact_types"), ("execution", "execution_types"),
                             ("context", "context_types")):
             if want(field) and type_ids.get(kind):
-                getattr(graph, field).extend(
-                    self._types(kind, "t.id IN (SELECT unnest(?::BIGINT[]))", [sorted(type_ids[kind])], position)
-                )
+                getattr(graph, field).extend(self._types_by_ids(kind, type_ids[kind], position))
         if reached.truncated:
             _warn_truncated()
         return graph
@@ -705,6 +707,30 @@ class Reader:
         ).fetchall():
             props.setdefault((type_id, valid_from), {})[name] = data_type
         return [type_proto(kind, r[:-1], props.get((r[0], r[-1]), {})) for r in rows]
+
+    def _types_by_ids(self, kind: str, type_ids: Iterable[int], position: int | None) -> list[Any]:
+        """Types by id at ``position`` from an in-memory copy of the (small) type tables."""
+        generation = self.cache.type_generation if self.cache is not None else 0
+        if self._type_table is None or self._type_table[0] != generation:
+            rows = self.con.execute(
+                "SELECT t.id, t.name, t.version, t.description, t.external_id, t.base_type, t.input_type, "
+                "t.output_type, t.valid_from, t.valid_to, t.kind FROM type_versions t ORDER BY t.id, t.valid_from"
+            ).fetchall()
+            props: dict[tuple[int, int], dict[str, int]] = {}
+            for type_id, valid_from, name, data_type in self.con.execute(
+                "SELECT type_id, valid_from, name, data_type FROM type_property_versions ORDER BY name"
+            ).fetchall():
+                props.setdefault((type_id, valid_from), {})[name] = data_type
+            self._type_table = (generation, rows, props)
+        _, rows, props = self._type_table
+        wanted = set(type_ids)
+        return [
+            type_proto(kind, r[:8], props.get((r[0], r[8]), {}))
+            for r in rows
+            if r[0] in wanted and r[10] == kind
+            and ((position is None and r[9] is None) or (position is not None and r[8] <= position
+                 and (r[9] is None or r[9] > position)))
+        ]
 
     def _type(self, kind: str, type_name: str, type_version: str | None, as_of: AsOf) -> Any:
         if type_version is None:

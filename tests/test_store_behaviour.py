@@ -602,3 +602,21 @@ def test_lineage_subgraph_from_a_filter(store: Any, types: dict[str, int]) -> No
     assert {t.name for t in graph.artifact_types} == {"DataSet", "Model"}
     only_nodes = store.get_lineage_subgraph(options, field_mask_paths=["artifacts"])
     assert len(only_nodes.artifacts) == 2 and not only_nodes.events and not only_nodes.executions
+
+
+def test_lineage_graph_types_follow_a_type_change(store: Any, types: dict[str, int]) -> None:
+    store.put_execution(
+        mlmd.Execution(type_id=types["trainer"]), [(mlmd.Artifact(type_id=types["model"], uri="/m"),
+                                                     mlmd.Event(type=mlmd.Event.OUTPUT))], [], wait=True,
+    )
+    options = mlmd.LineageSubgraphQueryOptions(max_num_hops=1)
+    options.starting_artifacts.filter_query = "uri = '/m'"
+    before = store.get_lineage_subgraph(options)
+    assert [dict(t.properties) for t in before.artifact_types] == [{}]
+    grown = mlmd.ArtifactType(name="Model")
+    grown.properties["framework"] = mlmd.STRING
+    store.put_artifact_type(grown, can_add_fields=True, wait=True)
+    after = store.get_lineage_subgraph(options)
+    assert [dict(t.properties) for t in after.artifact_types] == [{"framework": mlmd.STRING}]
+    then = store.get_lineage_subgraph(options, as_of=store.log_position() - 1)
+    assert [dict(t.properties) for t in then.artifact_types] == [{}]
