@@ -190,7 +190,8 @@ class Reader:
         limit = "" if options.limit is None else f" LIMIT {int(options.limit) + 1}"
         # The type row is joined only for conditions that read it (a filter on `type`).
         join = " JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL" if "t." in cond else ""
-        if options.limit is not None and position is not None:
+        if options.limit is not None and position is not None and page_token is not None:
+            # From the second page on: a caller paging through keeps coming back to this pinned position.
             listing = self._listing(
                 (kind, digest, position),
                 f"SELECT v.id, {column} FROM {kind}_versions v{join} WHERE {vf} AND ({cond}) "
