@@ -210,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO
     if bool(args.tls_key) != bool(args.tls_cert):
         parser.error("--tls-key and --tls-cert go together")
+    # Installed before start-up so that a stop request arriving meanwhile shuts down cleanly once up.
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     settings = Settings()
     store = connect(args.log or settings.log, args.db or settings.db, settings)
     try:
@@ -221,9 +225,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException:
         store.close()
         raise
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     if args.port_file:
         tmp = Path(f"{args.port_file}.tmp")
         tmp.write_text(f"{server.port}\n")
