@@ -27,13 +27,13 @@ import threading
 import time
 from typing import Any
 
-import duckdb
 import psutil
 
 from mlmd_log.projector.engine import BatchReport
 from mlmd_log.projector.loop import ProjectorLoop
 from mlmd_log.projector.transport import KafkaLogReader
 from mlmd_log.settings import Settings
+from mlmd_log.store import open_duckdb
 
 
 class PhaseTimer:
@@ -221,7 +221,7 @@ def main() -> None:
     t_start = time.time()
     phases = None if args.profile else PhaseTimer()  # wrappers would clutter the profile
     settings = Settings()
-    con = duckdb.connect(args.db)
+    con = open_duckdb(args.db, settings)  # as the library opens it: DuckDB's memory cap included
     source = KafkaLogReader(settings, [args.bootstrap], args.topic)
     loop = ProjectorLoop(con.cursor(), source, settings)  # migrates the fresh file
     progress = Progress(args.artifacts_per_op, args.sample_every)

@@ -31,8 +31,10 @@ Measured (MLMD keys of the reference in brackets; MLMD reads its in-memory and S
 * ``--scale`` (scale curve, target each < 2x slower from the smallest to the largest size): for
   each size N (default 100k and 1M artifacts) a separate store with N artifacts, each updated
   once (2 versions per artifact: history), and a DAG of N/10 executions (2 inputs, 1 output each,
-  generations of 1,000): the first filter page, the mean page over the first 50 pages, a point get
-  (DB path and warm cache) and the 20-hop upstream lineage from the last generation.
+  generations of 1,000): the first filter page (in every ordering too: id, create and update time, both
+  directions), the mean page over the first 50 pages, a point get (DB path and warm cache) and the
+  20-hop upstream lineage from the last generation. ``--keep --workdir DIR`` keeps the files and
+  ``--reuse`` measures them again without building them.
 
 ``--profile`` profiles (cProfile, plus SQL time per statement measured by wrapping the reader's
 connection) every read path that misses its target, into ``bench/results/reads_profile.txt``.
@@ -48,6 +50,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import json
 import random
 import shutil
 import statistics
@@ -611,6 +614,10 @@ def build_scale_file(path: Path, n: int) -> dict[str, Any]:
 
 def measure_scale_point(path: Path, built: dict[str, Any]) -> dict[str, Any]:
     from mlmd_log import ListOptions
+    from mlmd_log.query.options import OrderByField
+
+    orderings = [(o, asc) for o in (OrderByField.ID, OrderByField.CREATE_TIME, OrderByField.UPDATE_TIME)
+                 for asc in (True, False)]
 
     rng = random.Random(5)
     ids = rng.sample(built["ids"], 500)
@@ -623,6 +630,12 @@ def measure_scale_point(path: Path, built: dict[str, Any]) -> dict[str, Any]:
         _, best, med = best_of(9, lambda: r.get_nodes_page("artifact", opts, None))
         out["filter_first_page"] = {"best_ms": best * 1e3, "median_ms": med * 1e3}
         out["filter_50_pages"] = best_listing(2, lambda: page_through(r, opts, max_pages=50))
+        # The same first page in every ordering (update times: each artifact's first version is superseded).
+        out["filter_first_page_orders"] = {}
+        for order, asc in orderings:
+            o_opts = ListOptions(limit=PAGE, filter_query=FILTER, order_by=order, is_asc=asc)
+            _, _, med = best_of(9, lambda o_opts=o_opts: r.get_nodes_page("artifact", o_opts, None))
+            out["filter_first_page_orders"][f"{order.name} {'asc' if asc else 'desc'}"] = med * 1e3
         out["by_id_1_db"] = per_call(lambda i: r.get_artifacts_by_id([i]), ids)
         g, best, med = best_of(3, lambda: r.get_lineage_subgraph(lineage_query(built["start"])))
         out["lineage_up20"] = {"best_ms": best * 1e3, "median_ms": med * 1e3,
@@ -741,6 +754,8 @@ def print_as_of_and_scale(results: dict[str, Any]) -> None:
         for label, get in (
             ("filter first page (median ms)", lambda p: p["filter_first_page"]["median_ms"]),
             ("filter page, mean of first 50 (ms)", lambda p: p["filter_50_pages"]["page_mean_ms"]),
+            *((f"filter first page, {name} (median ms)", lambda p, name=name: p["filter_first_page_orders"][name])
+              for name in lo.get("filter_first_page_orders", {})),
             ("point get 1 id, DB path, p50 (ms)", lambda p: p["by_id_1_db"]["p50_ms"]),
             ("point get 1 id, warm cache, p50 (ms)", lambda p: p["by_id_1_cache"]["p50_ms"]),
             ("lineage up 20 hops (median ms)", lambda p: p["lineage_up20"]["median_ms"]),
@@ -767,12 +782,13 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="profile the read paths that miss their targets")
     p.add_argument("--workdir", type=Path, default=None, help="where the DuckDB files go (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the DuckDB files")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --workdir: measure the scale files a run with --keep left there instead of building "
+                        "them again")
     p.add_argument("--name", default="reads")
     args = p.parse_args()
     mach = machine()
     if args.reference_from is not None:
-        import json
-
         data = json.loads(Path(args.reference_from).read_text())
         ref = data.get("reference", data)
         ref["source"] = f"reused from {args.reference_from}"
@@ -824,7 +840,14 @@ def scale_curve(args: argparse.Namespace, workdir: Path, profile: bool | None = 
     points, profiles = [], {}
     for n in sizes:
         spath = workdir / f"scale_{n}.duckdb"
-        built_s = build_scale_file(spath, n)
+        built_path = spath.with_suffix(".json")  # what the build returns (ids, start node), kept beside the file
+        if args.reuse and spath.exists() and built_path.exists():
+            built_s = json.loads(built_path.read_text())
+            log(f"scale {n:,}: reusing {spath}")
+        else:
+            built_s = build_scale_file(spath, n)
+            if args.keep:
+                built_path.write_text(json.dumps(built_s))
         points.append(measure_scale_point(spath, built_s))
         if profile and n == sizes[-1]:
             text = RESULTS_DIR / f"{args.name}_scale_profile.txt"
@@ -845,6 +868,7 @@ def scale_curve(args: argparse.Namespace, workdir: Path, profile: bool | None = 
             log(f"profiles: {text.relative_to(REPO_ROOT)}")
         if not args.keep:
             spath.unlink(missing_ok=True)
+            built_path.unlink(missing_ok=True)
     return {"points": points, "profiles": profiles}
 
 

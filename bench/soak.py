@@ -1,7 +1,7 @@
 """Soak (issue #8 "Load"): 4 producer processes write while one process projects and reads, sampled over time.
 
 An **op** here is one ``put_artifacts`` call of ``--batch`` artifacts (default 10), i.e. one
-record on the topic. ``--calls`` of them (default 200,000 = 2M artifacts) are split evenly over
+record on the topic. ``--calls`` of them (default 1,000,000 = 10M artifacts) are split evenly over
 ``--producers`` producer **processes** (default 4), each a write-only
 ``mlmd_log.connect("kafka://127.0.0.1:PORT/TOPIC")`` that registers the ``SoakItem`` artifact
 type itself (idempotent) and calls ``sync()`` at the end.
@@ -15,7 +15,9 @@ replica projector in a background thread, and the main thread loops over
 timing each call. Every ``--interval`` seconds (0.5) the same thread samples: ops/s projected
 (``log_position()`` delta; type registrations and id-block leases are records too and count),
 projector lag (log end from one reused ``KafkaLogReader.end_offset()`` minus the next position to
-apply), p99 of the read latencies of the window, and this process's RSS (psutil). The pool of
+apply), p99 of the read latencies of the window, this process's RSS (psutil) and, to tell what
+grows, DuckDB's own memory count (``duckdb_memory()``), the node cache's entries and the Python
+heap's allocated blocks. The pool of
 recent ids is refreshed at each sample (``get_nodes_page`` ordered by id descending, not timed).
 It stops once every producer has exited and the projector has reached the log end.
 
@@ -23,7 +25,7 @@ Writes ``bench/results/soak.json`` and ``docs/soak.png`` (ops/s, lag, p99 read m
 
 Usage::
 
-    python bench/soak.py                 # 200,000 calls x 10 artifacts
+    python bench/soak.py                 # 1,000,000 calls x 10 artifacts (issue #8: 1M ops)
     python bench/soak.py --calls 50000   # 500k artifacts
 """
 
@@ -33,6 +35,7 @@ import argparse
 import multiprocessing as mp
 import os
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -166,6 +169,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             pos = store.log_position()
             end = end_reader.end_offset()
             rss = proc_self.memory_info().rss
+            duck = store.sql("SELECT coalesce(sum(memory_usage_bytes), 0) AS b FROM duckdb_memory()").column("b")[0]
+            cached = len(store.cache._data) if store.cache is not None else 0
             alive = sum(p.is_alive() for p in procs)
             win = win_get + win_page
             samples.append({
@@ -178,6 +183,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "p99_filter_page_ms": None if not win_page else round(p99(win_page), 3),
                 "reads": len(win),
                 "rss_mb": round(rss / 2**20, 1),
+                "duckdb_mb": round(float(duck.as_py()) / 2**20, 1),
+                "node_cache_entries": cached,
+                "python_blocks": sys.getallocatedblocks(),
                 "producers_alive": alive,
             })
             last_pos, last_t = pos, now
@@ -237,6 +245,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "point_gets_not_found": reads_failed,
         "rss_min_mb": min(s["rss_mb"] for s in samples),
         "rss_max_mb": max(s["rss_mb"] for s in samples),
+        "rss_first_mb": samples[0]["rss_mb"],
+        "rss_last_mb": samples[-1]["rss_mb"],
+        "duckdb_max_mb": max(s["duckdb_mb"] for s in samples),
     }
     if total_artifacts != expected:
         log(f"PROBLEM: {total_artifacts:,} artifacts projected, expected {expected:,}")
@@ -245,6 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "settings": {"calls": args.calls, "batch": args.batch, "producers": args.producers,
                      "interval_s": args.interval, "filter_query": FILTER,
+                     "db_memory_mb": Settings().db_memory_mb, "cache_entries": Settings().cache_entries,
                      "mlmd_log_env": {k: v for k, v in os.environ.items() if k.startswith("MLMD_LOG_")}},
         "summary": summary, "producers": sorted(reports, key=lambda r: r["producer"]), "samples": samples,
     }
@@ -268,6 +280,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ]
     for ax, (key, label, color) in zip(axes, panels, strict=True):
         ax.plot(t, [x[key] if x[key] is not None else float("nan") for x in s], color=color, lw=1.2)
+        if key == "rss_mb" and all("duckdb_mb" in x for x in s):
+            ax.plot(t, [x["duckdb_mb"] for x in s], color="tab:purple", lw=1.0, ls=":", label="DuckDB's own count")
+            ax.legend(loc="upper left", fontsize=8)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
@@ -292,7 +307,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--calls", type=int, default=200_000, help="put_artifacts calls in all (default 200,000)")
+    ap.add_argument("--calls", type=int, default=1_000_000, help="put_artifacts calls in all (default 1,000,000)")
     ap.add_argument("--batch", type=int, default=10, help="artifacts per call (default 10)")
     ap.add_argument("--producers", type=int, default=4)
     ap.add_argument("--interval", type=float, default=0.5, help="sample period, s")

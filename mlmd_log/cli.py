@@ -51,7 +51,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     url = parse_log_url(args.log or settings.log)
     if not isinstance(url, KafkaLogUrl):
         raise InvalidArgumentError("the embedded log is projected as it is written; `project` needs --log kafka://...")
-    con = open_duckdb(_db_path(args, settings))
+    con = open_duckdb(_db_path(args, settings), settings)
     loop = ProjectorLoop(con, KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
     previous = {sig: signal.signal(sig, lambda *_: loop.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started, done, last_status = time.monotonic(), [0], [0.0]
@@ -105,12 +105,48 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve_main(argv)
 
 
+def _param(text: str) -> Any:
+    """A ``--param`` value: a JSON literal when it parses as one (``42``, ``1.5``, ``true``, ``"42"``), else the text."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _sql(args: argparse.Namespace, settings: Settings) -> int:
-    print(render(_reader(args, settings).sql(args.query), args.format))
+    params = [_param(p) for p in args.param] if args.param else None
+    print(render(_reader(args, settings).sql(args.query, params), args.format))
+    return 0
+
+
+def _entity_changes(args: argparse.Namespace, settings: Settings) -> int:
+    changes = _reader(args, settings).get_entity_changes(
+        args.after, args.up_to, kind=args.kind, entity_id=args.id
+    )
+    rows = []
+    for c in changes:
+        who = {"op_id": c.change.op_id, "payload": c.change.payload, "team": c.change.team,
+               "service": c.change.service, "user": c.change.user, "host": c.change.host, "time_ms": c.change.time_ms}
+        head = {"position": c.position, "kind": c.kind, "id": c.ids[0],
+                "related_id": c.ids[1] if len(c.ids) > 1 else None, "action": c.action}
+        for f in c.fields or (None,):
+            rows.append({**head, "field": f.field if f else None, "old": f.old if f else None,
+                         "new": f.new if f else None, **who})
+    print(render(rows, args.format))
     return 0
 
 
 def _history(args: argparse.Namespace, settings: Settings) -> int:
+    if args.after is not None or args.up_to is not None:
+        if args.after is None:
+            args.after = -1
+        return _entity_changes(args, settings)
+    if args.kind not in ("artifact", "execution", "context") or args.id is None:
+        raise InvalidArgumentError(
+            "history needs KIND ID (an artifact, execution or context) for versions, or --after/--up-to for changes"
+        )
     versions = _reader(args, settings).get_history(args.kind, args.id)
     rows = [
         {"valid_from": v.valid_from, "valid_to": v.valid_to, "op_id": v.change.op_id, "team": v.change.team,
@@ -141,25 +177,96 @@ def _lineage(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _replay_source(args: argparse.Namespace, settings: Settings) -> tuple[Any, str, str | None]:
+    """(the log source, its description, the projection file to verify against) for ``replay``."""
+    from mlmd_log.projector.replay import ArchiveSource
+    from mlmd_log.store import open_reader
+    from mlmd_log.urls import DuckDBLogUrl, parse_log_url
+
+    # --from names the log; else the op archive of --db; else --log (a Kafka topic or an embedded file).
+    named = args.from_url or (None if args.db or settings.db else args.log or settings.log)
+    url = parse_log_url(named) if named else None
+    if isinstance(url, DuckDBLogUrl):
+        return ArchiveSource(open_reader(url.path).con), f"the op archive of {url.path}", args.db or url.path
+    if url is not None:
+        from mlmd_log.projector.transport import KafkaLogReader
+
+        live = args.db or settings.db
+        return KafkaLogReader(settings, list(url.bootstrap), url.topic), str(url), live
+    path = _db_path(args, settings)
+    return ArchiveSource(open_reader(path).con), f"the op archive of {path}", path
+
+
+def _up_to_time_ms(text: str | None) -> int | None:
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidArgumentError(f"--up-to-time {text!r} is not an ISO 8601 time: {err}") from err
+    if when.tzinfo is None:
+        raise InvalidArgumentError(f"--up-to-time {text!r} needs a timezone, e.g. 2026-01-31T12:00:00Z")
+    return int(when.timestamp() * 1000)
+
+
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from mlmd_log.projector.replay import replay_archive
-    from mlmd_log.store import open_duckdb
+    from mlmd_log.errors import DataLossError, OutOfRangeError
+    from mlmd_log.projector.replay import ReplayProgress, replay
+    from mlmd_log.projector.verify import differing_tables
+    from mlmd_log.store import open_duckdb, open_reader
 
     if os.path.exists(args.to):
         raise InvalidArgumentError(f"{args.to} exists: replay builds a new file (remove it first)")
-    source = _reader(args, settings).con
-    target = open_duckdb(args.to)
-    total = source.execute(
-        "SELECT count(*) FROM op_archive WHERE ? IS NULL OR position <= ?", [args.up_to, args.up_to]
-    ).fetchone()
-    started = time.monotonic()
+    up_to_time = _up_to_time_ms(args.up_to_time)
+    source, described, live_path = _replay_source(args, settings)
+    if args.verify and live_path is None:
+        raise InvalidArgumentError("--verify compares with a projection file: pass --db PATH")
+    tty = sys.stderr.isatty()
+    started, shown = time.monotonic(), [0.0]
 
-    def progress(done: int) -> None:
-        if sys.stderr.isatty():
-            print(f"\rreplayed {done:,}/{total[0] if total else 0:,} ops", end="", file=sys.stderr)
+    def progress(p: ReplayProgress) -> None:
+        now = time.monotonic()
+        if now - shown[0] < (0.5 if tty else 10.0):
+            return
+        shown[0] = now
+        line = f"replayed {p.records:,} ops, position {p.position:,} of {p.target:,}"
+        print(f"\r{line}   " if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    count = replay_archive(source, target, up_to=args.up_to, progress=progress)
-    print(f"\nreplayed {count:,} ops into {args.to} in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    target = open_duckdb(args.to, settings)
+    try:
+        print(f"replaying {described} into {args.to}", file=sys.stderr)
+        try:
+            done = replay(source, target, up_to=args.up_to, up_to_time_ms=up_to_time, progress=progress)
+        except BaseException:
+            target.close()
+            os.remove(args.to)  # a replay that did not finish leaves no file behind
+            raise
+        print(f"{chr(13) if tty else ''}replayed {done.records:,} ops into {args.to} (checkpoint at position "
+              f"{done.position}) in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        if args.verify:
+            assert live_path is not None
+            live = open_reader(live_path).con
+            try:
+                checkpoint = live.execute("SELECT position FROM checkpoint").fetchone()
+                if checkpoint is None or checkpoint[0] < done.position:
+                    raise OutOfRangeError(
+                        f"{live_path} has projected up to position {checkpoint[0] if checkpoint else -1}, "
+                        f"not {done.position}: it cannot be compared at that position"
+                    )
+                differing = differing_tables(live, target, done.position)
+            finally:
+                live.close()
+            if differing:
+                raise DataLossError(
+                    f"{args.to} differs from {live_path} at position {done.position} in: {', '.join(differing)}"
+                )
+            print(f"verified: {args.to} equals {live_path} at position {done.position}, table by table",
+                  file=sys.stderr)
+    finally:
+        target.close()
+        source.close()
     return 0
 
 
@@ -197,11 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
     project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")
-    sql = command("sql", _sql, "run one read-only SELECT over the projection")
-    sql.add_argument("query", help="a single SELECT statement")
-    history = command("history", _history, "every version of a node with the op and producer that wrote it")
-    history.add_argument("kind", choices=("artifact", "execution", "context"))
-    history.add_argument("id", type=int)
+    sql = command("sql", _sql, "run one read-only SELECT over the projection (tables, views and macros of "
+                  "docs/schema.md)")
+    sql.add_argument("query", help="a single SELECT statement; ? marks a --param")
+    sql.add_argument("--param", "-p", action="append", metavar="VALUE",
+                     help="a value for the next ? (repeatable); JSON literals (42, true, \"42\") keep their type")
+    history = command("history", _history, "every version of a node with the op and producer that wrote it; "
+                      "with --after/--up-to, every entity changed between two log positions")
+    history.add_argument("kind", nargs="?", help="artifact, execution or context (with --after/--up-to also type, "
+                         "event, attribution, association or parent_context)")
+    history.add_argument("id", nargs="?", type=int, help="the node's id")
+    history.add_argument("--after", type=int, default=None,
+                         help="list entity changes after this log position (exclusive)")
+    history.add_argument("--up-to", type=int, default=None,
+                         help="list entity changes up to this log position (inclusive)")
     ops = command("ops", _ops, "the op log: position, op, outcome, producer, times, rejection")
     ops.add_argument("--after", type=int, default=-1, help="only ops after this log position")
     ops.add_argument("--up-to", type=int, default=None, help="only ops up to this log position")
@@ -212,9 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--direction", choices=("up", "down", "both"), default="up")
     lineage.add_argument("--hops", type=int, default=20)
     lineage.add_argument("--as-of", type=int, default=None, help="read as of this log position")
-    replay = command("replay", _replay, "rebuild a projection in a new file from a DuckDB file's op archive", fmt=False)
+    replay = command("replay", _replay, "rebuild a projection in a new file by applying the log again: a Kafka "
+                     "topic (--from) or a DuckDB file's op archive", fmt=False)
     replay.add_argument("--to", required=True, help="the new DuckDB file")
-    replay.add_argument("--up-to", type=int, default=None, help="stop after this log position")
+    replay.add_argument("--from", dest="from_url", metavar="URL",
+                        help="the log to replay: kafka://HOST:PORT/TOPIC, or duckdb:///PATH for that file's op "
+                        "archive (default: the op archive of --db, else --log)")
+    stop = replay.add_mutually_exclusive_group()
+    stop.add_argument("--up-to", type=int, default=None, help="stop after this log position")
+    stop.add_argument("--up-to-time", metavar="ISO8601",
+                      help="stop after the last op whose log time is at or before this time (timezone required)")
+    replay.add_argument("--verify", action="store_true",
+                        help="check the new file equals the projection (--db) at the position reached, table by table")
     return parser
 
 

@@ -69,7 +69,7 @@ class SharedStore:
         """This thread's Reader (created on first use)."""
         found: Reader | None = getattr(self._local, "reader", None)
         if found is None:
-            found = Reader(self._cursors.cursor(), self.store.cache)
+            found = Reader(self._cursors.cursor(), self.store.cache, self.store.links)
             self._local.reader = found
         return found
 

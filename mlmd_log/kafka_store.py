@@ -79,7 +79,7 @@ def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> Me
     writer.ensure_topic()
     if db is None:
         return MetadataStore(KafkaOpLog(writer, None, settings), None, settings)
-    con = open_duckdb(db)
+    con = open_duckdb(db, settings)
     source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
     try:
         replica = ProjectorLoop(con.cursor(), source, settings)

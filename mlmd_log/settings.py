@@ -56,9 +56,17 @@ class Settings(BaseSettings):
     max_op_bytes: int = Field(default=8_388_608, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     delivery_timeout_s: float = Field(default=30.0, gt=0)
+    #: Build record batches ourselves and hand them to kafka-python's sender (producer/record_batch.py);
+    #: False sends every op through ``KafkaProducer.send`` (slower; the escape hatch).
+    fast_send: bool = True
 
     # Reads: current nodes kept in memory for point gets (0 disables).
     cache_entries: int = Field(default=100_000, ge=0)
+
+    #: DuckDB's ``memory_limit`` for every projection file this process opens, in MiB (0: DuckDB's own
+    #: default, 80% of RAM). DuckDB keeps table blocks and freed allocations up to this limit, so without it
+    #: a long-running projector's RSS grows with the database; queries needing more spill to disk.
+    db_memory_mb: int = Field(default=256, ge=0)
 
     # Projector: micro-batch bounds.
     batch_max_ops: int = Field(default=2_000, gt=0)

@@ -23,15 +23,18 @@ from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
 
-def open_duckdb(path: str) -> duckdb.DuckDBPyConnection:
-    """Open (creating) the DuckDB file at ``path``, translating a held lock into a typed, explained error."""
+def open_duckdb(path: str, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating) the DuckDB file at ``path``, translating a held lock into a typed, explained error.
+
+    DuckDB's memory is capped at ``settings.db_memory_mb`` (``settings`` default: read from the environment).
+    """
     if path != ":memory:":
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
-    return _connect(path, read_only=False)
+    return _connect(path, read_only=False, settings=settings)
 
 
-def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(path: str, *, read_only: bool, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     """The one place DuckDB files are opened: a held lock becomes a typed, explained error."""
     try:
         con = duckdb.connect(path, read_only=read_only)
@@ -44,7 +47,20 @@ def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise
     # Nothing in mlmd-log reads or writes files through SQL; closing the door makes sql() safe.
     con.execute("SET enable_external_access = false")
+    _limit_memory(con, path, settings or Settings())
     return con
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection, path: str, settings: Settings) -> None:
+    """Cap DuckDB's memory for a file database, so a long-running owner's RSS stays flat as the file grows.
+
+    DuckDB's default limit is 80% of RAM, and below it DuckDB keeps every table block it has touched and
+    the allocations it has freed: the projector's RSS then grows with the database (issue #4). Under the
+    limit it evicts blocks and returns memory; queries that need more (large sorts) spill to its temporary
+    directory. An in-memory database holds its data in that memory, so it keeps DuckDB's default.
+    """
+    if settings.db_memory_mb > 0 and path != ":memory:":
+        con.execute("SET memory_limit = ?", [f"{settings.db_memory_mb}MiB"])
 
 
 class MetadataStore(Producer, Reader):
@@ -111,9 +127,12 @@ class MetadataStore(Producer, Reader):
     def replay(self) -> int:
         """Rebuild the projection from the log (embedded: from ``log_ops``); returns the ops re-applied."""
         if self._embedded is None:
-            raise UnimplementedError("replay from Kafka is provided by `mlmd-log replay` (issue #6)")
+            raise UnimplementedError(
+                "a Kafka store replays into a new file: `mlmd-log replay --from kafka://HOST:PORT/TOPIC --to NEW.duckdb`"
+            )
         if self.cache is not None:
             self.cache.clear()
+        self.links.clear()
         self._alias_map = None
         return self._embedded.replay()
 
@@ -140,10 +159,15 @@ class _NoProjection:
 
 
 def open_reader(db: str) -> Reader:
-    """A read-only :class:`Reader` over a DuckDB projection file nobody is writing (no cache: nothing changes)."""
+    """A read-only :class:`Reader` over a DuckDB projection file nobody is writing.
+
+    DuckDB lets no other process write the file while it is open here, so the
+    node cache is coherent without invalidation (it fills as nodes are read), and
+    the log position is read once.
+    """
     if not os.path.exists(db):
         raise NotFoundError(f"no DuckDB file at {db}")
-    return Reader(_connect(db, read_only=True))
+    return Reader(_connect(db, read_only=True), NodeCache(), frozen=True)
 
 
 def connect(log_url: str | None = None, db: str | None = None, settings: Settings | None = None) -> MetadataStore:
@@ -155,7 +179,7 @@ def connect(log_url: str | None = None, db: str | None = None, settings: Setting
             raise InvalidArgumentError(
                 f"an embedded store keeps its log and projection in one file ({url.path}); omit db= or pass the same path"
             )
-        con = open_duckdb(url.path)
+        con = open_duckdb(url.path, settings)
         return MetadataStore(EmbeddedLog(con), con, settings)
     from mlmd_log.kafka_store import open_kafka_store
 

@@ -41,6 +41,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
 from kafka.net.compat import KafkaNetClient
+from kafka.producer.future import FutureRecordMetadata
+from kafka.producer.producer_batch import ProducerBatch
+from kafka.structs import TopicPartition
 
 from mlmd_log.errors import (
     BrokerUnavailableError,
@@ -57,6 +60,7 @@ from mlmd_log.errors import (
     UnavailableError,
     UnimplementedError,
 )
+from mlmd_log.producer.record_batch import CODECS, RecordBatchBuilder
 from mlmd_log.settings import Settings
 from mlmd_log.urls import validate_topic
 
@@ -75,6 +79,133 @@ _SHOWN_OP_IDS: Final = 5
 
 class TopicSettingsUnverifiedWarning(UserWarning):
     """The broker did not report a topic setting, so it could not be checked."""
+
+
+class _OpBatch(ProducerBatch):  # type: ignore[misc]  # kafka-python is untyped
+    """A kafka-python batch whose records are a :class:`RecordBatchBuilder`: no future per record.
+
+    kafka-python reads ``_record_futures`` only to split a batch the broker
+    found too large; then, and only then, one future per record is made, and
+    the split rebinds them to the smaller batches (``split_futures``).
+    """
+
+    def __init__(self, tp: Any, records: RecordBatchBuilder, now: float) -> None:
+        self.split_futures: list[Any] | None = None
+        super().__init__(tp, records, now=now)
+
+    @property
+    def _record_futures(self) -> list[Any]:
+        if self.split_futures is None:
+            first_ms = self.records._first_ms
+            self.split_futures = [
+                FutureRecordMetadata(self.produce_future, i, first_ms, None, -1, -1, -1)
+                for i in range(self.records.next_offset())
+            ]
+        return self.split_futures
+
+    @_record_futures.setter
+    def _record_futures(self, value: list[Any]) -> None:
+        """ProducerBatch.__init__ assigns an empty list: futures are made on demand instead."""
+
+
+class _BatchRecord:
+    """The fate of one record of an :class:`_OpBatch`, with the subset of kafka-python's future API that
+    :class:`SendFuture` and the writer use (``is_done``, ``exception``, ``failed``, ``get``)."""
+
+    __slots__ = ("batch", "index")
+
+    def __init__(self, batch: _OpBatch, index: int) -> None:
+        self.batch = batch
+        self.index = index
+
+    def _split(self) -> Any:
+        futures = self.batch.split_futures
+        return futures[self.index] if futures is not None else None
+
+    @property
+    def is_done(self) -> bool:
+        split = self._split()
+        return bool(split.is_done if split is not None else self.batch.produce_future.is_done)
+
+    @property
+    def exception(self) -> BaseException | None:
+        split = self._split()
+        if split is not None:
+            return split.exception  # type: ignore[no-any-return]
+        done = self.batch.produce_future
+        if not done.is_done:
+            return None
+        if done.exception is not None:
+            return done.exception  # type: ignore[no-any-return]
+        per_record = done.value[2]
+        return per_record(self.index) if per_record is not None else None
+
+    def failed(self) -> bool:
+        return self.is_done and self.exception is not None
+
+    def get(self, timeout: float) -> Any:
+        """Block until acknowledged; an object with the record's ``offset``, else the kafka error."""
+        deadline = time.monotonic() + timeout
+        done = self.batch.produce_future
+        while not done.is_done:
+            split = self._split()
+            if split is not None:  # the batch was split: this record now rides in a smaller one
+                return split.get(timeout=max(0.0, deadline - time.monotonic()))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise kerr.KafkaTimeoutError(f"no acknowledgement after {timeout:g} s")
+            done.wait(min(remaining, 0.5))
+        error = self.exception
+        if error is not None:
+            raise error
+        return _Offset(done.value[0] + self.index)
+
+
+class _Offset:
+    __slots__ = ("offset",)
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+class _Lane:
+    """Appends ops straight into kafka-python's accumulator for partition 0, as :class:`_OpBatch` batches.
+
+    It does what ``KafkaProducer.send`` does for a header-less record to a
+    known partition, under the same partition lock, and wakes the sender
+    when a batch fills; kafka-python's sender drains, sequences, retries and
+    completes the batches as its own. Uses kafka-python 3.0's accumulator
+    internals (pinned <3.1 in pyproject.toml; tests/test_transport_kafka.py
+    fails if they change).
+    """
+
+    def __init__(self, producer: Any, topic: str, batch_bytes: int, compression: str | None) -> None:
+        self._tp = TopicPartition(topic, 0)
+        self._accumulator = producer._accumulator
+        self._sender = producer._sender
+        self._lock = self._accumulator._tp_lock(self._tp)
+        self._queue = self._accumulator._batches[self._tp]
+        self._batch_bytes = batch_bytes
+        self._compression = compression
+        self._batch: _OpBatch | None = None
+
+    def append(self, value: bytes, key: bytes | None) -> _BatchRecord:
+        now_ms = int(time.time() * 1000)
+        with self._lock:
+            if self._accumulator._closed:
+                raise kerr.IllegalStateError("the producer is closed")
+            batch = self._batch
+            index = batch.records.add(value, now_ms, key) if batch is not None else -1
+            if index >= 0:
+                return _BatchRecord(batch, index)  # type: ignore[arg-type]
+            records = RecordBatchBuilder(self._batch_bytes, self._compression, now_ms)
+            batch = _OpBatch(self._tp, records, time.monotonic())
+            index = records.add(value, now_ms, key)
+            self._queue.append(batch)
+            self._accumulator._incomplete.add(batch)
+            self._batch = batch
+        self._sender.wakeup()  # a new batch: the one before it (if any) is full and can go
+        return _BatchRecord(batch, index)
 
 
 class SendFuture:
@@ -116,6 +247,7 @@ class KafkaLogWriter:
         self._max_op_bytes = settings.max_op_bytes
         self._buffer_bytes = settings.buffer_bytes
         self._producer: Any = None
+        self._lane: _Lane | None = None
         self._connect_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pending: list[SendFuture] = []
@@ -237,8 +369,12 @@ class KafkaLogWriter:
         if self._pending_bytes + size > self._buffer_bytes:
             self._wait_for_room(size, op_id)
         producer = self._producer or self._connect()
+        lane = self._lane
         try:  # the hot path translates inline: a context manager per op costs more than the check
-            future = producer.send(self.topic, value=value, key=key, partition=0)
+            if lane is not None:
+                future: Any = lane.append(value, key)
+            else:
+                future = producer.send(self.topic, value=value, key=key, partition=0)
         except kerr.KafkaError as err:
             raise self._translate(err, "sending an op") from err
         sent = SendFuture(future, self, op_id, size)
@@ -334,9 +470,10 @@ class KafkaLogWriter:
         shown = ", ".join(op_id or "?" for op_id in op_ids[:_SHOWN_OP_IDS])
         more = f" and {len(op_ids) - _SHOWN_OP_IDS} more" if len(op_ids) > _SHOWN_OP_IDS else ""
         return DeliveryError(
-            f"{len(lost)} op(s) not acknowledged by {self._servers} (topic {self.topic!r}): "
-            f"{len(failed)} failed{' (' + ', '.join(causes) + ')' if causes else ''}, "
-            f"{len(lost) - len(failed)} unconfirmed after {wait:g} s: {shown}{more}",
+            f"{len(lost)} op(s) not acknowledged by the brokers at {self._servers} (bootstrap servers; topic "
+            f"{self.topic!r}): {len(failed)} failed{' (' + ', '.join(causes) + ')' if causes else ''}, "
+            f"{len(lost) - len(failed)} unconfirmed after {wait:g} s: {shown}{more}. Is the broker down or "
+            "unreachable? Sending these ops again is safe: a repeated op_id is applied once.",
             op_ids,
         )
 
@@ -379,7 +516,20 @@ class KafkaLogWriter:
                         allow_auto_create_topics=False,
                         **self.settings.kafka_security(),
                     )
+                    self._lane = self._open_lane(self._producer)
             return self._producer
+
+    def _open_lane(self, producer: Any) -> _Lane | None:
+        """The fast path for ops, once the partition's leader is known; None where it cannot serve (a codec
+        our builder does not write, or a client whose internals differ): ``KafkaProducer.send`` then."""
+        compression = producer.config["compression_type"]
+        if compression not in CODECS or not self.settings.fast_send:
+            return None
+        if not hasattr(producer, "_accumulator") or not hasattr(producer._accumulator, "_batches"):
+            warnings.warn("kafka-python's accumulator changed: sending ops through KafkaProducer.send", stacklevel=2)
+            return None
+        producer.partitions_for(self.topic)  # waits (max_block_ms) for the topic's metadata
+        return _Lane(producer, self.topic, self.settings.batch_bytes, compression)
 
     @contextmanager
     def _admin(self) -> Iterator[Any]:

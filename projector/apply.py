@@ -12,6 +12,7 @@ from typing import Any
 
 from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, StatusError
 from mlmd_log.ids import TypeKind, type_id_for
+from mlmd_log.projector.fastpath import insert_new_nodes
 from mlmd_log.projector.nodes import alias, insert_node, next_id, put_nodes, resolve, update_node
 from mlmd_log.projector.state import BatchState, OpTx
 from mlmd_log.schemas.checks import check_edges, check_event, check_type
@@ -303,8 +304,32 @@ def apply_op(tx: OpTx, op: ops_pb2.Operation, time_ms: int) -> None:
         raise InvalidArgumentError(f"op {op.op_id!r} has no payload this projector knows ({payload!r})")
 
 
-def apply_in_tx(state: BatchState, position: int, op: ops_pb2.Operation, time_ms: int) -> StatusError | None:
-    """Apply ``op`` atomically at ``position``: commit its rows, or return the error and keep nothing."""
+#: Payloads of new nodes only that :func:`~mlmd_log.projector.fastpath.insert_new_nodes` may take:
+#: payload -> (node kind, request field, ``assigned_ids`` field).
+_NODE_PAYLOADS = {
+    "put_artifacts": ("artifact", "artifacts", "artifact_ids"),
+    "put_executions": ("execution", "executions", "execution_ids"),
+    "put_contexts": ("context", "contexts", "context_ids"),
+}
+
+
+def apply_in_tx(
+    state: BatchState, position: int, op: ops_pb2.Operation, time_ms: int, payload: str | None = None
+) -> StatusError | None:
+    """Apply ``op`` atomically at ``position``: commit its rows, or return the error and keep nothing.
+
+    ``payload`` is ``op.WhichOneof("payload")`` when the caller has it already.
+    """
+    if payload is None:
+        payload = op.WhichOneof("payload")
+    if payload == "lease_ids":
+        return None
+    fast = _NODE_PAYLOADS.get(payload) if payload is not None else None
+    if fast is not None:
+        kind, field, ids_field = fast
+        msgs = getattr(getattr(op, payload), field)
+        if insert_new_nodes(state, kind, msgs, getattr(op.assigned_ids, ids_field), position, time_ms):
+            return None
     tx = OpTx(state, position)
     try:
         apply_op(tx, op, time_ms)

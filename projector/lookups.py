@@ -7,14 +7,30 @@ travel as DuckDB list parameters, never as SQL text.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 import duckdb
 
 from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.projector.ddl import NODE_COLUMNS
-from mlmd_log.schemas.rows import VALUE_COLUMNS, NodeRow, PropValue, TypeRow
+from mlmd_log.schemas.rows import NODE_MESSAGE, VALUE_COLUMNS, NodeRow, PropValue, TypeRow
 
 _KIND_TABLES = {kind: f"{kind}_versions" for kind in NODE_COLUMNS}
+_STATE_FIELD = {"artifact": "state", "execution": "last_known_state", "context": None}
+_SCALARS = frozenset(("int_value", "double_value", "string_value", "bool_value"))
+
+
+def _scalars(values: Any) -> dict[str, PropValue] | None:
+    """A stored message's property map as the property table holds it; None if a value is not a plain scalar."""
+    out: dict[str, PropValue] = {}
+    for name in values:
+        value = values[name]
+        which = value.WhichOneof("value")
+        if which not in _SCALARS:
+            return None
+        out[name] = (which, getattr(value, which))
+    return out
+
 
 
 class DuckLookups:
@@ -24,29 +40,41 @@ class DuckLookups:
         self.con = con
 
     def nodes(self, kind: str, ids: Collection[int]) -> dict[int, NodeRow]:
+        """The current versions of ``ids``, read back from their stored messages.
+
+        The stored message holds every column of the version, so one scan of the versions table answers;
+        the property table (three or more rows per version) is read only for the rare node whose message
+        holds a struct or proto value, whose stored form the writer normalized.
+        """
         if not ids:
             return {}
-        cols = NODE_COLUMNS[kind]
-        table = _KIND_TABLES[kind]
         rows = self.con.execute(
-            f"SELECT id, {', '.join(cols)}, create_time_since_epoch, last_update_time_since_epoch, "
-            f"system_metadata, valid_from, proto FROM {table} "
+            f"SELECT id, valid_from, system_metadata, proto FROM {_KIND_TABLES[kind]} "
             "WHERE valid_to IS NULL AND id IN (SELECT unnest(?::BIGINT[]))",
             [list(ids)],
         ).fetchall()
+        parse = NODE_MESSAGE[kind].FromString
+        state_field = _STATE_FIELD[kind]
         out: dict[int, NodeRow] = {}
-        for row in rows:
-            values = dict(zip(cols, row[1 : 1 + len(cols)], strict=True))
-            ctime, utime, sysmeta, valid_from, proto = row[1 + len(cols) :]
-            out[row[0]] = NodeRow(
-                kind=kind, id=row[0], type_id=values["type_id"], name=values["name"],
-                external_id=values["external_id"],
-                state=values.get("state", values.get("last_known_state")),
-                uri=values.get("uri"), create_time=ctime, update_time=utime,
-                system_metadata=sysmeta, props={}, custom={}, valid_from=valid_from, in_db=True, proto=proto,
+        other: dict[int, NodeRow] = {}
+        for node_id, valid_from, system_metadata, proto in rows:
+            msg = parse(proto)
+            props = _scalars(msg.properties)
+            custom = _scalars(msg.custom_properties)
+            node = out[node_id] = NodeRow(
+                kind, node_id, msg.type_id,
+                msg.name if msg.HasField("name") else None,
+                msg.external_id if msg.HasField("external_id") else None,
+                getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
+                msg.uri if kind == "artifact" else None,
+                msg.create_time_since_epoch, msg.last_update_time_since_epoch, system_metadata,
+                props or {}, custom or {}, valid_from, None, True, proto,
             )
-        if out:
-            self._fill_props(kind, out)
+            if props is None or custom is None:
+                node.props, node.custom = {}, {}
+                other[node_id] = node
+        if other:
+            self._fill_props(kind, other)
         return out
 
     def existing_ids(self, kind: str, low: int, high: int) -> set[int]:

@@ -19,6 +19,7 @@ import duckdb
 from mlmd_log.errors import DeadlineExceededError, LogRegressionError
 from mlmd_log.projector.decode import decode
 from mlmd_log.projector.engine import BatchReport, Projector
+from mlmd_log.projector.gcpause import gc_paused
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
@@ -103,14 +104,15 @@ class ProjectorLoop:
         # are let go, so memory stays bounded by one transaction whatever the backlog.
         report = BatchReport()
         for chunk in _chunks(records, self.settings.batch_max_bytes):
-            done = self.projector.project(chunk)
-            report.outcomes.extend(done.outcomes)
-            report.rows += done.rows
-            report.aliases |= done.aliases
-            report.types |= done.types
-            for listener in self.listeners:
-                listener(done)
-            del done
+            with gc_paused():  # until the transaction's report is let go (see gcpause)
+                done = self.projector.project(chunk)
+                report.outcomes.extend(done.outcomes)
+                report.rows += done.rows
+                report.aliases |= done.aliases
+                report.types |= done.types
+                for listener in self.listeners:
+                    listener(done)
+                del done
             with self._cond:
                 self._position = chunk[-1].offset
                 self._cond.notify_all()

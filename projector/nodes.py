@@ -222,19 +222,43 @@ def update_node(tx: OpTx, kind: str, msg: Any, paths: Sequence[str], time_ms: in
         row.create_time = cur.create_time
         if kind != "context":
             row.name = cur.name  # artifact and execution names are immutable in MLMD
-        raw_props = _props(msg.properties)
         row.custom = _custom_props(msg.custom_properties)
     if kind == "context" and not row.name:
         raise InvalidArgumentError(
             f"Cannot create node for type_id: {cur.type_id}Context name should not be empty"
         )
-    _validate_props(node_type, raw_props, msg)
-    row.props = _clean(raw_props)
+    if paths:
+        _validate_props(node_type, raw_props, msg)
+        row.props = _clean(raw_props)
+    else:
+        row.props = _typed_props(node_type, msg.properties, msg) if msg.properties else {}
     if row.same_content(cur):
         return node_id
-    row.proto = node_message(row, node_type.name).SerializeToString()
+    if not paths and len(row.custom) == len(msg.custom_properties):
+        row.proto = _replaced_message(msg, row, node_type.name)
+    else:  # a masked update, or empty custom values dropped: build the message from the row
+        row.proto = node_message(row, node_type.name).SerializeToString()
     _record(tx, row, cur)
     return node_id
+
+
+def _replaced_message(msg: Any, row: NodeRow, type_name: str) -> bytes:
+    """The stored message of a full replace: the given one with the fields MLMD sets (a copy: ``msg`` is the op's)."""
+    stored = type(msg)()
+    stored.CopyFrom(msg)
+    stored.id = row.id
+    stored.type_id = row.type_id
+    stored.type = type_name
+    stored.create_time_since_epoch = row.create_time
+    stored.last_update_time_since_epoch = row.update_time
+    if row.kind != "context":  # the stored name, which a replace keeps
+        if row.name is None:
+            stored.ClearField("name")
+        else:
+            stored.name = row.name
+    if row.kind == "artifact" and not stored.HasField("uri"):
+        stored.uri = ""
+    return bytes(stored.SerializeToString())
 
 
 def put_nodes(

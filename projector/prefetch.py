@@ -80,7 +80,7 @@ def prefetch(state: BatchState, ops: Iterable[ops_pb2.Operation]) -> None:
     for kind in KINDS:
         fresh = keys.assigned[kind] - keys.nodes[kind]
         if fresh:
-            suspects = {i for i in fresh if state.memo.maybe_used(kind, i)}
+            suspects = state.memo.maybe_used(kind, fresh)
             used = state.lookups.existing_ids(kind, min(suspects), max(suspects)) & suspects if suspects else set()
             node_cache = caches[f"node:{kind}"]
             node_cache.prefetch(used)

@@ -1,19 +1,150 @@
-"""Rebuild a projection from an op archive: the archive holds every consumed record (bytes, position, time).
+"""Rebuild a projection in a new database by applying a log again from its start, up to a position or a time.
 
-Replaying it into an empty database must give the same tables as the live
-projection (the log is the truth; the archive is a faithful copy of the part
-of it that was consumed). ``up_to`` stops at a log position, for time travel
-into a separate file.
+The log is the truth (design.md §3.1): projecting it again into an empty
+database gives the same tables as the live projection. Two sources serve:
+the Kafka topic itself (:class:`~mlmd_log.projector.transport.KafkaLogReader`)
+and a projection's op archive (:class:`ArchiveSource`), a faithful copy of
+every record the projector consumed (position, record time, bytes).
+
+Where to stop:
+
+* ``up_to``: the last log position to apply (inclusive); a position past the
+  log's end is an ``OutOfRangeError`` before anything is applied.
+* ``up_to_time_ms``: apply every op whose *log time* is <= the time, where the
+  log time of a position is the running maximum of the record times up to it
+  (the ``log_time_ms`` of ``op_archive``, the time ``as_of`` uses). Because
+  it only grows, those ops are a prefix of the log: replay stops before the
+  first record whose record time is later. The result is the store
+  ``as_of=that time`` reads.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
 
 import duckdb
 
+from mlmd_log.errors import DeadlineExceededError, OutOfRangeError
 from mlmd_log.projector.engine import Projector
+from mlmd_log.projector.gcpause import gc_paused
+from mlmd_log.projector.loop import LogSource
 from mlmd_log.projector.records import LogRecord
+
+#: Records per transaction, and a byte budget per transaction (at least one record each).
+BATCH_RECORDS: Final = 5_000
+BATCH_BYTES: Final = 64 * 1024 * 1024
+#: How long a source may deliver nothing before a replay that has not reached its target gives up.
+IDLE_TIMEOUT_S: Final = 60.0
+_POLL_MS: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayProgress:
+    """Where a replay is: records applied, the last position applied, and the position it will stop at."""
+
+    records: int
+    position: int
+    target: int
+
+
+class ArchiveSource:
+    """A :class:`~mlmd_log.projector.loop.LogSource` over the ``op_archive`` of a projection (read only)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._next = 0
+
+    def seek(self, offset: int) -> None:
+        self._next = offset
+
+    def poll_batch(self, max_records: int, timeout_ms: int) -> list[LogRecord]:
+        rows = self.con.execute(
+            "SELECT position, record_time_ms, bytes FROM op_archive WHERE position >= ? ORDER BY position LIMIT ?",
+            [self._next, max_records],
+        ).fetchall()
+        if rows:
+            self._next = rows[-1][0] + 1
+        return [LogRecord(p, t, None, b if b is not None else b"") for p, t, b in rows]
+
+    def read_at(self, offset: int) -> LogRecord | None:
+        row = self.con.execute(
+            "SELECT position, record_time_ms, bytes FROM op_archive WHERE position = ?", [offset]
+        ).fetchone()
+        return None if row is None else LogRecord(row[0], row[1], None, row[2] if row[2] is not None else b"")
+
+    def end_offset(self) -> int:
+        row = self.con.execute("SELECT coalesce(max(position), -1) + 1 FROM op_archive").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """The connection belongs to the caller."""
+
+
+def _chunks(records: list[LogRecord], max_bytes: int) -> list[list[LogRecord]]:
+    out: list[list[LogRecord]] = [[]]
+    size = 0
+    for record in records:
+        if out[-1] and size + len(record.value) > max_bytes:
+            out.append([])
+            size = 0
+        out[-1].append(record)
+        size += len(record.value)
+    return [c for c in out if c]
+
+
+def replay(
+    source: LogSource,
+    target: duckdb.DuckDBPyConnection,
+    *,
+    up_to: int | None = None,
+    up_to_time_ms: int | None = None,
+    batch: int = BATCH_RECORDS,
+    batch_bytes: int = BATCH_BYTES,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+    progress: Callable[[ReplayProgress], None] | None = None,
+) -> ReplayProgress:
+    """Project ``source`` into ``target`` from ``target``'s checkpoint + 1 to the stop (see the module docstring).
+
+    Stops at the log's end as it was when the replay started, or earlier at ``up_to`` or
+    ``up_to_time_ms``; one transaction per batch, so an interrupted replay resumes where it stopped.
+    Returns where it stopped.
+    """
+    projector = Projector(target)
+    last = projector.checkpoint().position
+    end = source.end_offset() - 1
+    if up_to is not None and up_to > end:
+        raise OutOfRangeError(f"cannot replay up to position {up_to}: the log ends at position {end}")
+    stop = end if up_to is None else up_to
+    done = 0
+    source.seek(last + 1)
+    idle_since = time.monotonic()
+    finished = last >= stop
+    while not finished:
+        records = source.poll_batch(batch, _POLL_MS)
+        if not records:
+            if time.monotonic() - idle_since > idle_timeout_s:
+                raise DeadlineExceededError(
+                    f"the log delivered nothing for {idle_timeout_s:g} s at position {last + 1} (replay target {stop})"
+                )
+            continue
+        idle_since = time.monotonic()
+        keep = [r for r in records if r.offset <= stop]
+        if up_to_time_ms is not None:
+            late = next((i for i, r in enumerate(keep) if r.timestamp_ms > up_to_time_ms), None)
+            if late is not None:  # the time is passed: nothing from this record on is applied
+                keep, finished = keep[:late], True
+        for chunk in _chunks(keep, batch_bytes):
+            with gc_paused():  # until the transaction's report is let go (see gcpause)
+                projector.project(chunk)
+            last = chunk[-1].offset
+            done += len(chunk)
+            if progress is not None:
+                progress(ReplayProgress(done, last, stop))
+        finished = finished or records[-1].offset >= stop
+    return ReplayProgress(done, last, stop)
 
 
 def replay_archive(
@@ -21,24 +152,9 @@ def replay_archive(
     target: duckdb.DuckDBPyConnection,
     *,
     up_to: int | None = None,
-    batch: int = 5_000,
+    batch: int = BATCH_RECORDS,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Project ``source``'s op archive (up to ``up_to``, inclusive) into ``target``; returns records applied."""
-    projector = Projector(target)
-    last = projector.checkpoint().position
-    limit = up_to if up_to is not None else (1 << 62)
-    done = 0
-    while True:
-        rows = source.execute(
-            "SELECT position, record_time_ms, bytes FROM op_archive WHERE position > ? AND position <= ? "
-            "ORDER BY position LIMIT ?",
-            [last, limit, batch],
-        ).fetchall()
-        if not rows:
-            return done
-        projector.project([LogRecord(p, t, None, b) for p, t, b in rows])
-        last = rows[-1][0]
-        done += len(rows)
-        if progress is not None:
-            progress(done)
+    report = (lambda p: progress(p.records)) if progress is not None else None
+    return replay(ArchiveSource(source), target, up_to=up_to, batch=batch, progress=report).records

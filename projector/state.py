@@ -69,8 +69,11 @@ class Memo:
         for kind, alias_id, canonical, _ in out.aliases:
             self.aliases.setdefault(kind, {})[alias_id] = canonical
 
-    def maybe_used(self, kind: str, node_id: int) -> bool:
-        return node_id <= self.high_water.get(kind, {}).get((node_id - 1) // ID_BLOCK_SIZE, 0)
+    def maybe_used(self, kind: str, ids: set[int]) -> set[int]:
+        """The ``ids`` at or below their lease block's high-water mark: only these can be in use."""
+        marks = self.high_water.get(kind, {})
+        size = ID_BLOCK_SIZE
+        return {i for i in ids if i <= marks.get((i - 1) // size, 0)}
 
 
 class Cache:

@@ -10,24 +10,31 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from functools import partial
+from operator import itemgetter
+from typing import Any, Literal, overload
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from mlmd_log.errors import InvalidArgumentError, NotFoundError
 from mlmd_log.query.asof import AsOf, resolve_as_of, version_filter
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.convert import event_proto, node_rows, node_select, row_proto, type_proto
+from mlmd_log.query.diff import EntityChange, entity_changes
 from mlmd_log.query.filter_query import compile_filter
 from mlmd_log.query.history import Change, Version, changes, op_at, op_log, version_positions
-from mlmd_log.query.lineage import Reached, traverse
+from mlmd_log.query.lineage import Reached, traverse, walk
+from mlmd_log.query.lineage_index import LineageIndex, Snapshot
+from mlmd_log.query.listing import Listing, OrderedQuery
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.paging import PageToken, query_digest
-from mlmd_log.query.sql import run_sql
+from mlmd_log.query.sql import Output, convert_output, run_sql
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.schemas.rows import NODE_MESSAGE, NodeRow
 from mlmd_log.schemas.v1 import ops_pb2
+from mlmd_log.schemas.wire import varint
 
 _ORDER = {
     OrderByField.ID: "v.id",
@@ -38,24 +45,14 @@ _LINK = {"artifact": ("attribution", "artifact_id"), "execution": ("association"
 
 
 _MAX_STARTING_NODES = 100
-#: Paged listings up to this many rows are computed once per pinned position and kept (a few of them).
+#: Paged listings are kept per query and pinned position (a few of them), up to this many listed rows each.
 _MAX_LISTING = 1_000_000
-_MAX_LISTINGS = 4
+_MAX_LISTINGS = 8
+#: From the second page on, ids are listed ahead (at least this many, doubling up to the maximum) and rows
+#: read this many pages ahead.
+_LIST_AHEAD = 4_000
+_MAX_LIST_AHEAD = 200_000
 _READ_AHEAD_PAGES = 20
-
-
-class _Listing:
-    """The ordered ids (and sort keys) of one paged query at one log position."""
-
-    __slots__ = ("columns", "ids", "index", "keys", "rows")
-
-    def __init__(self, ids: list[int], keys: list[Any]) -> None:
-        self.ids = ids
-        self.keys = keys
-        self.index = {node_id: i for i, node_id in enumerate(ids)}
-        #: Rows read ahead for the coming pages (and the columns they hold).
-        self.columns = ""
-        self.rows: dict[int, tuple[Any, ...]] = {}
 _MAX_NODES = 100_000
 
 
@@ -78,16 +75,6 @@ def _check_kind(kind: str) -> None:
         raise InvalidArgumentError(f"kind must be artifact, execution or context, not {kind!r}")
 
 
-def _varint(value: int) -> bytes:
-    """Protobuf base-128 varint (for splicing stored messages into a repeated field)."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _id_in(ids: Sequence[int]) -> tuple[str, list[Any]]:
     """``v.id IN (...)``: placeholders for a few ids, one list parameter beyond (cheaper to plan)."""
     if len(ids) <= 8:
@@ -98,15 +85,23 @@ def _id_in(ids: Sequence[int]) -> tuple[str, list[Any]]:
 class Reader:
     """Reads the projection behind ``con`` (a connection or cursor this object may use freely)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, cache: NodeCache | None = None) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, cache: NodeCache | None = None, links: LineageIndex | None = None,
+        *, frozen: bool = False,
+    ) -> None:
         self.con = con
+        #: Nothing writes this database while it is open here (a read-only file): its position never moves.
+        self.frozen = frozen
+        self._frozen_position: int | None = None
+        #: Lineage links in memory (append-only tables, so exact at every position); shared by a store's readers.
+        self.links = links if links is not None else LineageIndex()
         #: Current nodes by id, for point gets; only coherent when the projector's owner invalidates it.
         self.cache = cache
         self._alias_map: dict[str, dict[int, int]] | None = None
         self._alias_generation = -1
         self._known_checkpoint = -1
         self._type_table: tuple[int, list[tuple[Any, ...]], dict[tuple[int, int], dict[str, int]]] | None = None
-        self._listings: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
+        self._listings: OrderedDict[tuple[str, str, int], Listing] = OrderedDict()
 
     def on_commit(
         self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool,
@@ -122,9 +117,13 @@ class Reader:
 
     def log_position(self) -> int:
         """The last log position this projection has applied (-1 when empty): a valid ``as_of``."""
+        if self._frozen_position is not None:
+            return self._frozen_position
         row = self.con.execute("SELECT position FROM checkpoint WHERE singleton = 1").fetchone()
         position = int(row[0]) if row else -1
         self._known_checkpoint = max(self._known_checkpoint, position)
+        if self.frozen:
+            self._frozen_position = position
         return position
 
     # -- generic machinery ------------------------------------------------------------------------------
@@ -168,9 +167,8 @@ class Reader:
         options = options or ListOptions()
         order_by = options.order_by or OrderByField.ID
         digest = query_digest(kind, cond, list(params), options.filter_query, int(order_by), options.is_asc)
-        keyset, kparams = "", []
         column = _ORDER[order_by]
-        direction, cmp = ("ASC", ">") if options.is_asc else ("DESC", "<")
+        token = None
         if page_token is not None:
             token = PageToken.decode(page_token)
             if token.query != digest or token.order != int(order_by) or token.asc != options.is_asc:
@@ -178,8 +176,6 @@ class Reader:
             if position is not None and position != token.position:
                 raise InvalidArgumentError("Invalid next_page_token: it was issued for another as_of position")
             position = token.position
-            keyset = f" AND ({column} {cmp} ? OR ({column} = ? AND v.id {cmp} ?))"
-            kparams = [token.last_value, token.last_value, token.last_id]
         elif options.limit is not None and position is None:
             position = self.log_position()  # pin the listing so later pages see the same state
         vf, vparams = version_filter("v", position)
@@ -187,81 +183,76 @@ class Reader:
             # Compiled from a parsed AST: fixed SQL fragments, every literal a parameter.
             fsql, fparams = compile_filter(kind, options.filter_query, position)
             cond, params = f"({cond}) AND ({fsql})", [*params, *fparams]
-        limit = "" if options.limit is None else f" LIMIT {int(options.limit) + 1}"
         # The type row is joined only for conditions that read it (a filter on `type`).
         join = " JOIN type_versions t ON t.id = v.type_id AND t.valid_to IS NULL" if "t." in cond else ""
-        if options.limit is not None and position is not None and page_token is not None:
-            # From the second page on: a caller paging through keeps coming back to this pinned position.
-            listing = self._listing(
-                (kind, digest, position),
-                f"SELECT v.id, {column} FROM {kind}_versions v{join} WHERE {vf} AND ({cond}) "
-                f"ORDER BY {column} {direction}, v.id {direction}",
-                [*vparams, *params],
-            )
-            if listing is not None:
-                return self._listing_page(kind, columns, listing, position, options.limit, page_token,
-                                          (position, int(order_by), options.is_asc, digest))
-        rows = self.con.execute(
-            f"SELECT {columns}, {column} FROM {kind}_versions v{join} "
-            f"WHERE {vf} AND ({cond}){keyset} ORDER BY {column} {direction}, v.id {direction}{limit}",
-            [*vparams, *params, *kparams],
-        ).fetchall()
-        next_token = None
-        if options.limit is not None and len(rows) > options.limit:
-            rows = rows[: options.limit]
-            last = rows[-1]
-            assert position is not None
-            next_token = PageToken(position, int(order_by), options.is_asc, last[-1], last[0], digest).encode()
-        return [r[:-1] for r in rows], next_token
-
-    def _listing(self, key: tuple[Any, ...], sql: str, params: list[Any]) -> _Listing | None:
-        """The whole ordered result of a paged query at its pinned position, computed once and kept.
-
-        A page token pins a log position, and what the log held there never changes, so later pages slice
-        this list instead of running the query again (one scan per listing, not one per page). Listings
-        longer than ``_MAX_LISTING`` are not kept: their pages use keyset queries.
-        """
-        found = self._listings.get(key)
-        if found is not None:
-            self._listings.move_to_end(key)
-            return found
-        rows = self.con.execute(sql + f" LIMIT {_MAX_LISTING + 1}", params).fetchall()
-        if len(rows) > _MAX_LISTING:
-            return None
-        listing = _Listing([r[0] for r in rows], [r[1] for r in rows])
-        self._listings[key] = listing
-        while len(self._listings) > _MAX_LISTINGS:
-            self._listings.popitem(last=False)
-        return listing
+        query = OrderedQuery(kind, join, vf, tuple(vparams), cond, tuple(params), column, options.is_asc)
+        if options.limit is None:
+            after = (token.last_value, token.last_id) if token is not None else (None, None)
+            sql, qparams = query.select(columns, after[0], after[1], None, None)
+            return [r[:-1] for r in self.con.execute(sql, qparams).fetchall()], None
+        assert position is not None
+        return self._listing_page(
+            query, columns, position, options.limit, token, (position, int(order_by), options.is_asc, digest)
+        )
 
     def _listing_page(
-        self, kind: str, columns: str, listing: _Listing, position: int, limit: int, page_token: str | None,
+        self, query: OrderedQuery, columns: str, position: int, limit: int, token: PageToken | None,
         token_fields: tuple[int, int, bool, str],
     ) -> tuple[list[tuple[Any, ...]], str | None]:
-        start = 0
-        if page_token is not None:
-            last_index = listing.index.get(PageToken.decode(page_token).last_id)
-            if last_index is None:
-                raise InvalidArgumentError("Invalid next_page_token: its row is not in this listing")
-            start = last_index + 1
-        ids = listing.ids[start : start + limit]
+        """One page from the listing of ``query`` at its pinned ``position``, kept for the pages after it.
+
+        A page token pins a log position, and what the log held there never changes, so a listing walked
+        once (query/listing.py) serves every later page; a token it does not know starts a new one.
+        """
+        key = (query.kind, token_fields[3], position)
+        listing = self._listings.get(key)
+        start = None
+        if listing is not None:
+            self._listings.move_to_end(key)
+            start = listing.resume(token.last_value, token.last_id) if token is not None else None
+        if listing is None or start is None:
+            # A first page is always walked afresh (it costs a few windows), and kept unless a listing of
+            # the same query and position is being paged through already (its tokens resume there).
+            fresh = Listing(query, None if token is None else (token.last_value, token.last_id))
+            if listing is None or token is not None:
+                self._listings[key] = fresh
+                while len(self._listings) > _MAX_LISTINGS:
+                    self._listings.popitem(last=False)
+            listing, start = fresh, 0
+        start = listing.forget_before(start, _MAX_LISTING)
+        read_ahead = max(limit * _READ_AHEAD_PAGES, 1_000)
+        rows = listing.rows
+        if token is None:
+            listing.fill(self.con, limit + 1, columns)  # a first page: one walk lists and reads it
+            rows = listing.rows
+        else:
+            # Later pages list ids ahead, more each time (paging through is the norm), and read rows ahead.
+            listed = len(listing.ids)
+            unread = columns != listing.columns or listed < start + limit or any(
+                i not in rows for i in listing.ids[start : start + limit]
+            )
+            if listed < start + limit + 1 or (unread and listed < start + read_ahead):
+                more = min(max(listed, read_ahead, _LIST_AHEAD), _MAX_LIST_AHEAD)
+                listing.fill(self.con, start + limit + 1 + more)
+        ids, end = listing.page(start, limit)
         next_token = None
-        if start + limit < len(listing.ids):
+        if end is not None:
             pos, order, asc, digest = token_fields
-            last = start + limit - 1
-            next_token = PageToken(pos, order, asc, listing.keys[last], listing.ids[last], digest).encode()
+            next_token = PageToken(pos, order, asc, end[0], end[1], digest).encode()
         if not ids:
             return [], next_token
-        if columns != listing.columns or any(i not in listing.rows for i in ids):
+        if columns != listing.columns or any(i not in rows for i in ids):
             # Read ahead: the rows of the next several pages in one query (sequential paging is the norm).
-            ahead = listing.ids[start : start + max(limit * _READ_AHEAD_PAGES, 1_000)]
+            ahead = listing.ids[start : start + read_ahead].tolist()
             vf, vparams = version_filter("v", position)
             cond, params = _id_in(ahead)
             listing.columns = columns
-            listing.rows = {r[0]: r for r in self.con.execute(
-                f"SELECT {columns} FROM {kind}_versions v WHERE {vf} AND {cond}", [*vparams, *params]
+            # The id bounds let the scan skip row groups before the id list is built (ids are clustered).
+            listing.rows = rows = {r[0]: r for r in self.con.execute(
+                f"SELECT {columns} FROM {query.kind}_versions v WHERE {vf} AND v.id BETWEEN ? AND ? AND {cond}",
+                [*vparams, min(ahead), max(ahead), *params],
             ).fetchall()}
-        return [listing.rows[i] for i in ids], next_token
+        return [rows[i] for i in ids], next_token
 
     def _resolve_ids(self, kind: str, ids: Sequence[int], position: int | None) -> list[int]:
         if not ids:
@@ -539,9 +530,25 @@ class Reader:
     def get_children_contexts_by_context(self, context_id: int, *, as_of: AsOf = None) -> list[mlmd.Context]:
         return self._context_edges(context_id, "parent_id", "child_id", as_of)
 
-    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pa.Table:
-        """Run one read-only SELECT over the documented tables and views (docs/schema.md); returns Arrow."""
-        return run_sql(self.con, query, params)
+    @overload
+    def sql(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Literal["arrow"] = ...
+    ) -> pa.Table: ...
+
+    @overload
+    def sql(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output
+    ) -> Any: ...
+
+    def sql(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output = "arrow"
+    ) -> Any:
+        """Run one read-only SELECT over the documented tables, views and macros (docs/schema.md).
+
+        Returns a ``pyarrow.Table``; ``output="pandas"`` or ``"polars"`` returns that library's DataFrame
+        (FailedPreconditionError naming the package when it is not installed).
+        """
+        return convert_output(run_sql(self.con, query, params), output)
 
     # -- lineage ---------------------------------------------------------------------------------------
 
@@ -565,6 +572,7 @@ class Reader:
             raise InvalidArgumentError("Missing arguments for listing starting nodes.")
         if options.max_num_hops < 0:
             raise InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops = {options.max_num_hops}")
+        generation = self.cache.generation if self.cache is not None and as_of is None else None
         position = self._position(as_of)
         if position is None:
             position = self.log_position()  # one consistent snapshot for every query below
@@ -579,66 +587,118 @@ class Reader:
             if options.ending_executions.filter_query else []
         )
         include_ending = options.ending_artifacts.include_ending_nodes or options.ending_executions.include_ending_nodes
-        reached = traverse(
-            self.con, start_kind=start_kind, start_ids=start_ids, max_hops=options.max_num_hops,
+        snap = self.links.at(self.con, position)
+        walker = partial(walk, snap) if snap is not None else partial(traverse, self.con)
+        reached = walker(
+            start_kind=start_kind, start_ids=start_ids, max_hops=options.max_num_hops,
             direction=options.direction, position=position, end_artifacts=end_a, end_executions=end_e,
             include_ending=include_ending, max_nodes=_MAX_NODES,
         )
-        return self._lineage_graph(reached, position, field_mask_paths)
+        graph = self._lineage_graph(reached, position, field_mask_paths, snap, generation)
+        if reached.truncated:
+            _warn_truncated()
+        return graph
 
-    def _lineage_graph(self, reached: Reached, position: int, paths: Sequence[str] | None) -> mlmd.LineageGraph:
-        """Assemble the LineageGraph at ``position``: stored node messages are spliced in as bytes (one parse for
-        the whole graph), everything else is read in one query per table."""
+    def _lineage_graph(
+        self, reached: Reached, position: int, paths: Sequence[str] | None, snap: Snapshot | None,
+        generation: int | None,
+    ) -> mlmd.LineageGraph:
+        """Assemble the LineageGraph at ``position`` by splicing stored messages as bytes (one parse for the
+        whole graph). Links come from the in-memory index when there is one (``snap``), nodes from the cache
+        of current versions when the read is of the present (``generation`` is the cache's before it began)."""
         wanted = set(paths or ())
 
         def want(field: str) -> bool:
             return not wanted or field in wanted
 
-        graph = mlmd.LineageGraph()
         chunks: list[bytes] = []
         type_ids: dict[str, set[int]] = {}
         context_ids: list[int] = []
         if want("contexts") or want("context_types"):
-            rf, rparams = version_filter("r", position)
-            context_ids = [
-                row[0] for row in self.con.execute(
-                    f"SELECT r.context_id FROM attribution_versions r WHERE {rf} "
-                    "AND r.artifact_id IN (SELECT unnest(?::BIGINT[])) "
-                    f"UNION SELECT r.context_id FROM association_versions r WHERE {rf} "
-                    "AND r.execution_id IN (SELECT unnest(?::BIGINT[])) ORDER BY 1",
-                    [*rparams, reached.artifact_ids, *rparams, reached.execution_ids],
-                ).fetchall()
-            ]
+            context_ids = self._lineage_contexts(reached, position, snap)
         for kind, ids, field, number in (
             ("artifact", reached.artifact_ids, "artifacts", 4),
             ("execution", reached.execution_ids, "executions", 5),
             ("context", context_ids, "contexts", 6),
         ):
-            if not ids:
+            if not ids or not (want(field) or want(f"{kind}_types")):
                 continue
-            vf, vparams = version_filter("v", position)
-            rows = self.con.execute(
-                f"SELECT v.type_id, v.proto FROM {kind}_versions v WHERE {vf} "
-                "AND v.id IN (SELECT unnest(?::BIGINT[])) ORDER BY v.id",
-                [*vparams, list(ids)],
-            ).fetchall()
+            rows = self._lineage_nodes(kind, ids, position, generation)
             type_ids[kind] = {r[0] for r in rows}
             if want(field):
                 tag = bytes([(number << 3) | 2])
-                chunks.extend(tag + _varint(len(r[1])) + r[1] for r in rows)
-        graph.MergeFromString(b"".join(chunks))
+                chunks.extend(tag + varint(len(r[1])) + r[1] for r in rows)
         if want("events") and reached.artifact_ids and reached.execution_ids:
-            a_ids = set(reached.artifact_ids)
-            for e in self._events_at("execution_id", reached.execution_ids, position):
-                if e.artifact_id in a_ids:
-                    graph.events.append(e)
+            chunks.extend(self._lineage_events(reached, position, snap))
+        graph = mlmd.LineageGraph()
+        graph.MergeFromString(b"".join(chunks))
         for kind, field in (("artifact", "artifact_types"), ("execution", "execution_types"),
                             ("context", "context_types")):
             if want(field) and type_ids.get(kind):
                 getattr(graph, field).extend(self._types_by_ids(kind, type_ids[kind], position))
-        if reached.truncated:
-            _warn_truncated()
         return graph
+
+    def _lineage_contexts(self, reached: Reached, position: int, snap: Snapshot | None) -> list[int]:
+        """Contexts the reached artifacts are attributed to and the reached executions associated with."""
+        if snap is not None:
+            found = set(snap.artifact_contexts.lookup(np.asarray(reached.artifact_ids, np.int64), position).tolist())
+            found.update(snap.execution_contexts.lookup(np.asarray(reached.execution_ids, np.int64), position).tolist())
+            return sorted(found)
+        rf, rparams = version_filter("r", position)
+        return [
+            row[0] for row in self.con.execute(
+                f"SELECT r.context_id FROM attribution_versions r WHERE {rf} "
+                "AND r.artifact_id IN (SELECT unnest(?::BIGINT[])) "
+                f"UNION SELECT r.context_id FROM association_versions r WHERE {rf} "
+                "AND r.execution_id IN (SELECT unnest(?::BIGINT[])) ORDER BY 1",
+                [*rparams, reached.artifact_ids, *rparams, reached.execution_ids],
+            ).fetchall()
+        ]
+
+    def _lineage_nodes(
+        self, kind: str, ids: list[int], position: int, generation: int | None
+    ) -> list[tuple[int, bytes]]:
+        """(type id, stored message) of each node at ``position``, in id order. Reads of the present take
+        cached current versions that were already valid at ``position`` and fetch (and cache) the rest."""
+        cache = self.cache
+        found: dict[int, tuple[int, bytes]] = {}
+        missing = ids
+        if cache is not None and generation is not None:
+            missing = []
+            for node_id in ids:
+                hit = cache.get(kind, node_id)
+                if hit is not None and hit.valid_from <= position:
+                    found[node_id] = (hit.type_id, hit.proto)
+                else:
+                    missing.append(node_id)
+        if missing:
+            vf, vparams = version_filter("v", position)
+            rows = self.con.execute(
+                f"SELECT {node_select(kind)} FROM {kind}_versions v WHERE {vf} "
+                "AND v.id IN (SELECT unnest(?::BIGINT[]))",
+                [*vparams, missing],
+            ).fetchall()
+            if cache is not None and generation is not None:
+                # Valid at ``position``; current too when no commit has happened since the read began.
+                cache.fill(node_rows(kind, rows), generation)
+            found.update((r[0], (r[1], r[-1])) for r in rows)
+        return [found[i] for i in sorted(found)]
+
+    def _lineage_events(self, reached: Reached, position: int, snap: Snapshot | None) -> list[bytes]:
+        """The events between reached artifacts and reached executions at ``position``, framed as
+        LineageGraph.events, ordered by log position, artifact, execution and type."""
+        a_ids = set(reached.artifact_ids)
+        if snap is not None:
+            events = self.links.events(self.con, snap, reached.execution_ids, position)
+            events = sorted((e for e in events if e[1] in a_ids), key=itemgetter(0))
+            return [e[2] for e in events]
+        tag = bytes([(7 << 3) | 2])
+        out = []
+        for e in self._events_at("execution_id", reached.execution_ids, position):
+            if e.artifact_id in a_ids:
+                data = e.SerializeToString()
+                out.append(tag + varint(len(data)) + data)
+        return out
 
     # -- history and audit ---------------------------------------------------------------------------
 
@@ -654,6 +714,13 @@ class Reader:
     def get_changes(self, after: int = -1, up_to: int | None = None) -> list[Change]:
         """Ops in the log positions (after, up_to]: what changed and who changed it."""
         return changes(self.con, after, up_to)
+
+    def get_entity_changes(
+        self, after: int = -1, up_to: int | None = None, *, kind: str | None = None, entity_id: int | None = None
+    ) -> list[EntityChange]:
+        """Every entity version written in log positions (after, up_to]: created/updated nodes and types with
+        their changed fields (old and new values), added relations, each with the op, producer and time."""
+        return entity_changes(self.con, after, up_to, kind=kind, entity_id=entity_id)
 
     def get_op(self, position: int) -> ops_pb2.Operation:
         """The op at a log position, decoded."""

@@ -5,17 +5,26 @@ statement parser, not by looking at the text); values travel as parameters.
 The query runs inside a transaction that is always rolled back, on a database
 whose external access is disabled by the store (no COPY, ATTACH, INSTALL or
 file readers), so no statement can change the projection or reach the disk.
+The analyst macros (``upstream``, ``downstream``, ``*_as_of``, ``position_at``;
+see :mod:`mlmd_log.query.sql_macros`) are created inside that transaction.
+
+The result is Arrow; :func:`convert_output` turns it into a pandas or polars
+frame for callers that ask, without making either library a dependency.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final, Literal
 
 import duckdb
 import pyarrow as pa
 
-from mlmd_log.errors import InvalidArgumentError, PermissionDeniedError
+from mlmd_log.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
+from mlmd_log.query.sql_macros import install_macros
+
+Output = Literal["arrow", "pandas", "polars"]
+OUTPUTS: Final[tuple[str, ...]] = ("arrow", "pandas", "polars")
 
 
 def run_sql(
@@ -37,6 +46,7 @@ def run_sql(
     con = con.cursor()  # its own transaction, and no pending result of the caller's in the way
     con.execute("BEGIN TRANSACTION")
     try:
+        install_macros(con, query)
         result = con.sql(query, params=params).to_arrow_table()
     except duckdb.PermissionException as err:
         raise PermissionDeniedError(f"sql() cannot reach files or extensions: {err}") from err
@@ -46,3 +56,29 @@ def run_sql(
         con.execute("ROLLBACK")
         con.close()
     return result
+
+
+def convert_output(table: pa.Table, output: str) -> Any:
+    """``table`` as ``output`` asks: the Arrow table itself, a ``pandas.DataFrame`` or a ``polars.DataFrame``.
+
+    pandas and polars are optional: asking for one that is not installed is a
+    FailedPreconditionError naming the package to install.
+    """
+    if output == "arrow":
+        return table
+    if output not in OUTPUTS:
+        raise InvalidArgumentError(f"output must be one of {', '.join(OUTPUTS)}, not {output!r}")
+    try:
+        if output == "pandas":
+            import pandas  # noqa: F401  # imported first so a missing package is reported by name
+
+            return table.to_pandas()
+        import polars
+
+        return polars.from_arrow(table)
+    except ModuleNotFoundError as err:
+        if err.name != output:
+            raise
+        raise FailedPreconditionError(
+            f"sql(output={output!r}) needs the {output} package, which is not installed: pip install {output}"
+        ) from err

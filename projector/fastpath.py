@@ -1,0 +1,130 @@
+"""The common op on a short path: ``put_artifacts`` / ``put_executions`` / ``put_contexts`` of new nodes only.
+
+Most of a log is such ops, and most of their cost was per op: a per-op
+transaction (:class:`~mlmd_log.projector.state.OpTx`), its local caches and
+the commit that folds them in. This path checks the whole op first against the
+batch state, changing nothing, and writes its rows straight into the batch
+only when every check passed, so the op still applies wholly or not at all.
+Whatever it is not sure of (a message with an id, an id or name it cannot
+prove free from the prefetched caches, a property that does not match its
+type, an unset custom value, ...) makes it decline, and the general path
+(:mod:`~mlmd_log.projector.nodes`) applies the op, raising MLMD's exact error
+when there is one. Declining costs only the checks, so it never changes an
+outcome: both paths write the same rows and cache entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mlmd_log.projector.state import BatchState
+from mlmd_log.schemas.rows import VALUE_TYPE, NodeRow, PropValue
+
+#: The message field holding the node's state enum (as in nodes.STATE_FIELD).
+_STATE_FIELD = {"artifact": "state", "execution": "last_known_state", "context": None}
+#: Value fields stored as they are (struct and proto values are normalized by the general path).
+_SCALARS = frozenset(("int_value", "double_value", "string_value", "bool_value"))
+#: The batch caches a kind's inserts touch: nodes by id, ids by (type id, name), ids by external id.
+_CACHES = {kind: (f"node:{kind}", f"name:{kind}", f"ext:{kind}") for kind in _STATE_FIELD}
+
+
+def _props(declared: dict[str, int], values: Any) -> dict[str, PropValue] | None:
+    """``properties`` as stored, or None when one is undeclared, of another type, or not a plain scalar."""
+    out: dict[str, PropValue] = {}
+    for name in values:
+        value = values[name]
+        which = value.WhichOneof("value")
+        if which not in _SCALARS or declared.get(name) != VALUE_TYPE[which]:
+            return None
+        out[name] = (which, getattr(value, which))
+    return out
+
+
+def _custom(values: Any) -> dict[str, PropValue] | None:
+    """``custom_properties`` as stored, or None when one is unset or not a plain scalar."""
+    out: dict[str, PropValue] = {}
+    for name in values:
+        value = values[name]
+        which = value.WhichOneof("value")
+        if which not in _SCALARS:
+            return None
+        out[name] = (which, getattr(value, which))
+    return out
+
+
+def insert_new_nodes(
+    state: BatchState, kind: str, msgs: Sequence[Any], assigned: Sequence[int], position: int, time_ms: int
+) -> bool:
+    """Insert ``msgs`` (none with an id) under the ``assigned`` ids; False, having changed nothing, to decline."""
+    count = len(msgs)
+    if count == 0 or len(assigned) < count:
+        return False
+    caches = state.caches
+    node_cache, name_cache, ext_cache = _CACHES[kind]
+    stored = caches[node_cache].data
+    types = state.types
+    state_field = _STATE_FIELD[kind]
+    is_artifact = kind == "artifact"
+    rows: list[NodeRow] = []
+    keys: set[Any] | None = None  # names and external ids claimed by earlier messages of this op
+    # Assigned ids beyond the messages are ignored, as on the general path.
+    for msg, node_id in zip(msgs, assigned, strict=False):
+        if msg.HasField("id") or not msg.HasField("type_id") or stored.get(node_id, False) is not None:
+            return False  # an update, a missing type id, or an id not proven unused: the general path
+        type_id = msg.type_id
+        node_type = types.get(type_id)
+        if node_type is None or node_type.kind != kind:
+            return False
+        name = external_id = None
+        if msg.HasField("name"):
+            name = msg.name
+            keys = keys or set()
+            key = (type_id, name)
+            if not name or caches[name_cache].data.get(key, False) is not None or key in keys:
+                return False
+            keys.add(key)
+        elif kind == "context":
+            return False
+        if msg.HasField("external_id"):
+            external_id = msg.external_id
+            keys = keys or set()
+            if caches[ext_cache].data.get(external_id, False) is not None or external_id in keys:
+                return False
+            keys.add(external_id)
+        props = _props(node_type.props, msg.properties) if msg.properties else {}
+        custom = _custom(msg.custom_properties) if msg.custom_properties else {}
+        if props is None or custom is None:
+            return False
+        rows.append(NodeRow(
+            kind, node_id, type_id, name, external_id,
+            getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
+            (msg.uri if msg.HasField("uri") else "") if is_artifact else None,
+            time_ms, time_ms,
+            msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
+            props, custom, position,
+        ))
+    if count > 1 and len({row.id for row in rows}) < count:
+        return False  # one id assigned twice: the general path names the error
+    # Every check passed: from here on nothing can fail, so the rows go straight into the batch.
+    fresh = caches["fresh"].data
+    versions = state.out.versions[kind]
+    for msg, row in zip(msgs, rows, strict=True):
+        node_id = row.id
+        # The incoming message is the stored one once the fields MLMD sets are set.
+        msg.id = node_id
+        msg.type = types[row.type_id].name
+        msg.create_time_since_epoch = time_ms
+        msg.last_update_time_since_epoch = time_ms
+        if is_artifact and not row.uri:
+            msg.uri = row.uri
+        row.proto = msg.SerializeToString()
+        stored[node_id] = row
+        fresh[(kind, node_id)] = True
+        versions.append(row)
+        if keys:
+            if row.name is not None:
+                caches[name_cache].data[(row.type_id, row.name)] = node_id
+            if row.external_id is not None:
+                caches[ext_cache].data[row.external_id] = node_id
+    return True
