@@ -41,8 +41,8 @@ def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) 
             description=msg.description if msg.HasField("description") else None,
             external_id=msg.external_id if msg.HasField("external_id") else None,
             base_type=msg.base_type if msg.HasField("base_type") else None,
-            input_type=msg.input_type.SerializeToString() if kind == "execution" and msg.HasField("input_type") else None,
-            output_type=msg.output_type.SerializeToString() if kind == "execution" and msg.HasField("output_type") else None,
+            input_type=msg.input_type.SerializeToString(deterministic=True) if kind == "execution" and msg.HasField("input_type") else None,
+            output_type=msg.output_type.SerializeToString(deterministic=True) if kind == "execution" and msg.HasField("output_type") else None,
             props=given, valid_from=tx.position,
         )
         tx.types[type_id] = row

@@ -118,7 +118,7 @@ def insert_new_nodes(
         msg.last_update_time_since_epoch = time_ms
         if is_artifact and not row.uri:
             msg.uri = row.uri
-        row.proto = msg.SerializeToString()
+        row.proto = msg.SerializeToString(deterministic=True)
         stored[node_id] = row
         fresh[(kind, node_id)] = True
         versions.append(row)

@@ -38,7 +38,7 @@ def _props(values: Any) -> dict[str, PropValue | None]:
 
 def _validate_props(node_type: TypeRow, props: dict[str, PropValue | None], msg: Any) -> None:
     declared = node_type.props
-    for name, pv in props.items():
+    for name, pv in sorted(props.items()):  # of several bad properties, name the same one on every replay
         expected = declared.get(name)
         if expected is None:
             raise InvalidArgumentError(
@@ -122,13 +122,22 @@ def _typed_props(node_type: TypeRow, values: Any, msg: Any) -> dict[str, PropVal
         value = values[name]
         which = value.WhichOneof("value")
         if declared.get(name, -1) != VALUE_TYPE.get(which):
+            _reject_props(node_type, values, msg)
+        out[name] = (which, getattr(value, which)) if which in _SCALARS else prop_value(value)  # type: ignore[assignment]
+    return out
+
+
+def _reject_props(node_type: TypeRow, values: Any, msg: Any) -> None:
+    """Raise MLMD's error for the first bad property in name order: a map's iteration order differs between
+    processes, and a replay must store the same rejection message (design.md §3.6)."""
+    declared = node_type.props
+    for name in sorted(values):
+        if declared.get(name, -1) != VALUE_TYPE.get(values[name].WhichOneof("value")):
             reason = "unknown" if name not in declared else "unmatched"
             raise InvalidArgumentError(
                 f"Cannot validate properties of type_id: {node_type.id} {_short(msg)}"
                 f"Found {reason} property{' type' if reason == 'unmatched' else ''}: {name}"
             )
-        out[name] = (which, getattr(value, which)) if which in _SCALARS else prop_value(value)  # type: ignore[assignment]
-    return out
 
 
 def _custom_props(values: Any) -> dict[str, PropValue]:
@@ -158,7 +167,7 @@ def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int) -> in
     row = _new_row(kind, msg, node_id, time_ms, tx.position)
     row.props = _typed_props(node_type, msg.properties, msg)
     row.custom = _custom_props(msg.custom_properties)
-    row.proto = node_message(row, node_type.name).SerializeToString()
+    row.proto = node_message(row, node_type.name).SerializeToString(deterministic=True)
     _record(tx, row, None)
     tx.set("fresh", (kind, node_id), True)
     return node_id
@@ -237,7 +246,7 @@ def update_node(tx: OpTx, kind: str, msg: Any, paths: Sequence[str], time_ms: in
     if not paths and len(row.custom) == len(msg.custom_properties):
         row.proto = _replaced_message(msg, row, node_type.name)
     else:  # a masked update, or empty custom values dropped: build the message from the row
-        row.proto = node_message(row, node_type.name).SerializeToString()
+        row.proto = node_message(row, node_type.name).SerializeToString(deterministic=True)
     _record(tx, row, cur)
     return node_id
 
@@ -258,7 +267,7 @@ def _replaced_message(msg: Any, row: NodeRow, type_name: str) -> bytes:
             stored.name = row.name
     if row.kind == "artifact" and not stored.HasField("uri"):
         stored.uri = ""
-    return bytes(stored.SerializeToString())
+    return bytes(stored.SerializeToString(deterministic=True))
 
 
 def put_nodes(
@@ -327,9 +336,9 @@ def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: 
             msg.last_update_time_since_epoch = time_ms
             if is_artifact and not msg.HasField("uri"):
                 msg.uri = ""
-            row.proto = msg.SerializeToString()
+            row.proto = msg.SerializeToString(deterministic=True)
         else:  # empty custom values are dropped, as MLMD does: rebuild the message from the row
-            row.proto = node_message(row, node_type.name).SerializeToString()
+            row.proto = node_message(row, node_type.name).SerializeToString(deterministic=True)
         if name is not None or external_id is not None:
             _record(tx, row, None)
         else:

@@ -6,10 +6,8 @@ position <= P (``valid_from`` for versions, relations, properties and aliases;
 ``position`` for the op archive and rejections), with a ``valid_to`` later
 than P read as NULL (that version was still current at P; it was closed by a
 later op). ``mlmd_meta`` is compared whole. The rebuilt file must hold exactly
-those rows, each as often, in every table of the projection. The ``proto``
-column of node versions is left out: it caches the version's message, whose
-serialized map order protobuf does not fix; the same facts are compared in
-the version's columns and its property rows.
+those rows, each as often, in every table of the projection, the stored
+node messages (``proto``, serialized deterministically) included.
 
 Each side is reduced in SQL to a row count and an order-independent sum of
 row hashes, so files of any size compare without loading their rows.
@@ -31,8 +29,6 @@ _POSITION_COLUMN: Final[dict[str, str]] = {
     "rejections": "position",
     **{t: "valid_from" for t in PROJECTION_TABLES if t.endswith("_versions") or t == "id_aliases"},
 }
-#: Node version tables, whose ``proto`` column is a cache of the row (left out, see the module docstring).
-_CACHED: Final = frozenset(f"{k}_versions" for k in ("artifact", "execution", "context"))
 #: Tables whose rows are closed by a later op (``valid_to``).
 _CLOSED: Final = frozenset(
     t for t in PROJECTION_TABLES if t.endswith("_versions") and not t.endswith("property_versions")
@@ -52,7 +48,7 @@ def digest_at(con: duckdb.DuckDBPyConnection, table: str, position: int | None) 
     (None: as it is)."""
     if table not in PROJECTION_TABLES:
         raise InvalidArgumentError(f"not a projection table: {table}")
-    columns = "t.* EXCLUDE (proto)" if table in _CACHED else "t.*"
+    columns = "t.*"
     if table in _CLOSED and position is not None:
         columns += " REPLACE (CASE WHEN t.valid_to > $p THEN NULL ELSE t.valid_to END AS valid_to)"
     where = f" WHERE t.{_POSITION_COLUMN[table]} <= $p" if table in _POSITION_COLUMN and position is not None else ""

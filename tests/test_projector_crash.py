@@ -57,11 +57,21 @@ def _workload(url: str, chunk: int, batches: int = 12) -> None:
     store.close()
 
 
-def _project(url: str, db: Path, *, follow: bool) -> subprocess.Popen[bytes]:
+def _project(url: str, db: Path, *, follow: bool, status: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MLMD_LOG_BATCH_MAX_OPS": "1", "MLMD_LOG_BATCH_MAX_MS": "20"}
     args = [sys.executable, "-m", "mlmd_log.cli", "project", "--log", url, "--db", str(db)]
+    if status is not None:
+        args += ["--status-file", str(status)]
     return subprocess.Popen([*args, "--follow"] if follow else args, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _await_first_batch(proc: subprocess.Popen[bytes], status: Path, timeout_s: float = 60.0) -> None:
+    """Wait until the projector has applied its first batch (it writes its status file then), however long
+    Python's start-up takes on a loaded machine."""
+    deadline = time.monotonic() + timeout_s
+    while not status.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _log_end(bootstrap: str, topic: str) -> int:
@@ -97,8 +107,10 @@ def test_projector_killed_at_random_points_ends_like_a_clean_run(kafka_broker: A
         _workload(url, chunk)  # every round brings new work, so kills land while ops are being applied
         end = _log_end(kafka_broker.bootstrap, url.rsplit("/", 1)[1])
         before = _checkpoint(crashed)
-        proc = _project(url, crashed, follow=True)
-        time.sleep(rng.uniform(0.4, 1.2))  # python start-up takes ~0.4 s
+        status = tmp_path / f"status-{chunk}.json"
+        proc = _project(url, crashed, follow=True, status=status)
+        _await_first_batch(proc, status)
+        time.sleep(rng.uniform(0.0, 0.8))  # then a random point of the work that follows
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         after = _checkpoint(crashed)
