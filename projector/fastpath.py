@@ -19,14 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlmd_log.projector.state import BatchState
-from mlmd_log.schemas.rows import VALUE_TYPE, NodeRow, PropValue
+from mlmd_log.schemas.rows import SCALAR_FIELDS, STATE_FIELD, VALUE_TYPE, NodeRow, PropValue, scalar_props
 
-#: The message field holding the node's state enum (as in nodes.STATE_FIELD).
-_STATE_FIELD = {"artifact": "state", "execution": "last_known_state", "context": None}
 #: Value fields stored as they are (struct and proto values are normalized by the general path).
-_SCALARS = frozenset(("int_value", "double_value", "string_value", "bool_value"))
 #: The batch caches a kind's inserts touch: nodes by id, ids by (type id, name), ids by external id.
-_CACHES = {kind: (f"node:{kind}", f"name:{kind}", f"ext:{kind}") for kind in _STATE_FIELD}
+_CACHES = {kind: (f"node:{kind}", f"name:{kind}", f"ext:{kind}") for kind in STATE_FIELD}
 
 
 def _props(declared: dict[str, int], values: Any) -> dict[str, PropValue] | None:
@@ -35,19 +32,7 @@ def _props(declared: dict[str, int], values: Any) -> dict[str, PropValue] | None
     for name in values:
         value = values[name]
         which = value.WhichOneof("value")
-        if which not in _SCALARS or declared.get(name) != VALUE_TYPE[which]:
-            return None
-        out[name] = (which, getattr(value, which))
-    return out
-
-
-def _custom(values: Any) -> dict[str, PropValue] | None:
-    """``custom_properties`` as stored, or None when one is unset or not a plain scalar."""
-    out: dict[str, PropValue] = {}
-    for name in values:
-        value = values[name]
-        which = value.WhichOneof("value")
-        if which not in _SCALARS:
+        if which not in SCALAR_FIELDS or declared.get(name) != VALUE_TYPE[which]:
             return None
         out[name] = (which, getattr(value, which))
     return out
@@ -64,7 +49,7 @@ def insert_new_nodes(
     node_cache, name_cache, ext_cache = _CACHES[kind]
     stored = caches[node_cache].data
     types = state.types
-    state_field = _STATE_FIELD[kind]
+    state_field = STATE_FIELD[kind]
     is_artifact = kind == "artifact"
     rows: list[NodeRow] = []
     keys: set[Any] | None = None  # names and external ids claimed by earlier messages of this op
@@ -93,7 +78,7 @@ def insert_new_nodes(
                 return False
             keys.add(external_id)
         props = _props(node_type.props, msg.properties) if msg.properties else {}
-        custom = _custom(msg.custom_properties) if msg.custom_properties else {}
+        custom = scalar_props(msg.custom_properties) if msg.custom_properties else {}
         if props is None or custom is None:
             return False
         rows.append(NodeRow(

@@ -7,31 +7,22 @@ travel as DuckDB list parameters, never as SQL text.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
 import duckdb
 
 from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.projector.ddl import NODE_COLUMNS
-from mlmd_log.schemas.rows import NODE_MESSAGE, VALUE_COLUMNS, NodeRow, PropValue, TypeRow
+from mlmd_log.schemas.rows import (
+    NODE_MESSAGE,
+    STATE_FIELD,
+    VALUE_COLUMNS,
+    NodeRow,
+    PropValue,
+    TypeRow,
+    scalar_props,
+)
 
 _KIND_TABLES = {kind: f"{kind}_versions" for kind in NODE_COLUMNS}
-_STATE_FIELD = {"artifact": "state", "execution": "last_known_state", "context": None}
-_SCALARS = frozenset(("int_value", "double_value", "string_value", "bool_value"))
-
-
-def _scalars(values: Any) -> dict[str, PropValue] | None:
-    """A stored message's property map as the property table holds it; None if a value is not a plain scalar."""
-    out: dict[str, PropValue] = {}
-    for name in values:
-        value = values[name]
-        which = value.WhichOneof("value")
-        if which not in _SCALARS:
-            return None
-        out[name] = (which, getattr(value, which))
-    return out
-
-
 
 class DuckLookups:
     """:class:`Lookups` over a DuckDB connection (reads only, inside the projector's transaction)."""
@@ -54,13 +45,13 @@ class DuckLookups:
             [list(ids)],
         ).fetchall()
         parse = NODE_MESSAGE[kind].FromString
-        state_field = _STATE_FIELD[kind]
+        state_field = STATE_FIELD[kind]
         out: dict[int, NodeRow] = {}
         other: dict[int, NodeRow] = {}
         for node_id, valid_from, system_metadata, proto in rows:
             msg = parse(proto)
-            props = _scalars(msg.properties)
-            custom = _scalars(msg.custom_properties)
+            props = scalar_props(msg.properties)
+            custom = scalar_props(msg.custom_properties)
             node = out[node_id] = NodeRow(
                 kind, node_id, msg.type_id,
                 msg.name if msg.HasField("name") else None,

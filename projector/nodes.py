@@ -11,12 +11,20 @@ from typing import Any
 
 from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from mlmd_log.projector.state import OpTx
-from mlmd_log.schemas.rows import VALUE_TYPE, NodeRow, PropValue, TypeRow, node_message, prop_value
+from mlmd_log.schemas.rows import (
+    SCALAR_FIELDS,
+    STATE_FIELD,
+    VALUE_TYPE,
+    NodeRow,
+    PropValue,
+    TypeRow,
+    node_message,
+    prop_value,
+)
 
 #: MLMD's table name per kind, as its messages spell it.
 TABLE_NAME = {"artifact": "Artifact", "execution": "Execution", "context": "Context"}
 #: The message field holding the node's state enum.
-STATE_FIELD = {"artifact": "state", "execution": "last_known_state", "context": None}
 
 
 def resolve(tx: OpTx, kind: str, node_id: int) -> int:
@@ -123,7 +131,7 @@ def _typed_props(node_type: TypeRow, values: Any, msg: Any) -> dict[str, PropVal
         which = value.WhichOneof("value")
         if declared.get(name, -1) != VALUE_TYPE.get(which):
             _reject_props(node_type, values, msg)
-        out[name] = (which, getattr(value, which)) if which in _SCALARS else prop_value(value)  # type: ignore[assignment]
+        out[name] = (which, getattr(value, which)) if which in SCALAR_FIELDS else prop_value(value)  # type: ignore[assignment]
     return out
 
 
@@ -146,11 +154,10 @@ def _custom_props(values: Any) -> dict[str, PropValue]:
         value = values[name]
         which = value.WhichOneof("value")
         if which is not None:
-            out[name] = (which, getattr(value, which)) if which in _SCALARS else prop_value(value)  # type: ignore[assignment]
+            out[name] = (which, getattr(value, which)) if which in SCALAR_FIELDS else prop_value(value)  # type: ignore[assignment]
     return out
 
 
-_SCALARS = frozenset(("int_value", "double_value", "string_value", "bool_value"))
 
 
 def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int) -> int:

@@ -39,6 +39,25 @@ VALUE_COLUMNS: Final[tuple[str, ...]] = (
 )
 
 
+#: Value fields stored as they are (struct and proto values are normalized by :func:`prop_value`).
+SCALAR_FIELDS: Final = frozenset(("int_value", "double_value", "string_value", "bool_value"))
+#: The message field holding each node kind's state enum.
+STATE_FIELD: Final[dict[str, str | None]] = {"artifact": "state", "execution": "last_known_state", "context": None}
+
+
+def scalar_props(values: Any) -> dict[str, PropValue] | None:
+    """A property map as the property tables hold it, when every value is a plain scalar; else None (an unset
+    value, a struct or a proto value: callers take their general path then)."""
+    out: dict[str, PropValue] = {}
+    for name in values:
+        value = values[name]
+        which = value.WhichOneof("value")
+        if which not in SCALAR_FIELDS:
+            return None
+        out[name] = (which, getattr(value, which))
+    return out
+
+
 def prop_value(value: mlmd.Value) -> PropValue | None:
     """The stored form of an MLMD ``Value`` (None when no oneof field is set)."""
     which = value.WhichOneof("value")
