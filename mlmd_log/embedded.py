@@ -20,6 +20,7 @@ import duckdb
 from mlmd_log.errors import StatusError
 from mlmd_log.projector.ddl import LOG_TABLE, drop_projection
 from mlmd_log.projector.engine import BatchReport, Projector
+from mlmd_log.projector.logtable import read_records
 from mlmd_log.projector.records import LogRecord
 
 
@@ -89,22 +90,11 @@ class EmbeddedLog:
         done = 0
         while True:
             after = self.projector.checkpoint().position
-            # Positions here are consecutive: a bounded range skips row groups, where ORDER BY ... LIMIT over
-            # the rest of the log sorts it all (~10x slower per chunk at 1M ops); the LIMIT form only after gaps.
-            rows = self.con.execute(
-                "SELECT position, record_time_ms, value FROM log_ops WHERE position > ? AND position <= ? "
-                "ORDER BY position",
-                [after, after + batch],
-            ).fetchall()
-            if len(rows) < batch:
-                rows += self.con.execute(
-                    "SELECT position, record_time_ms, value FROM log_ops WHERE position > ? ORDER BY position LIMIT ?",
-                    [after + batch, batch - len(rows)],
-                ).fetchall()
-            if not rows:
+            records = read_records(self.con, "log_ops", after + 1, batch)
+            if not records:
                 return done
-            self.projector.project([LogRecord(p, t, None, v) for p, t, v in rows])
-            done += len(rows)
+            self.projector.project(records)
+            done += len(records)
 
     def replay(self) -> int:
         """Drop the projection and rebuild it from ``log_ops``; returns the number of ops re-applied."""

@@ -77,7 +77,7 @@ def tansu_broker(emit: Callable[[str], None]) -> Iterator[str]:
             emit(f"Started tansu, a Kafka-protocol broker (memory storage), on 127.0.0.1:{port}.")
             yield f"127.0.0.1:{port}"
         finally:
-            _stop(process)
+            stop_process(process)
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port: int, logs: IO[bytes]) -> None:
@@ -99,7 +99,7 @@ def _wait_for_port(process: subprocess.Popen[bytes], port: int, logs: IO[bytes])
             time.sleep(0.02)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     """SIGINT (tansu's clean stop), then SIGKILL if it lingers."""
     if process.poll() is not None:
         return

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -34,7 +33,6 @@ from mlmd_log.errors import FailedPreconditionError
 BROKER_ENV = "MLMD_LOG_TEST_BROKER"
 BOOTSTRAP_ENV = "MLMD_LOG_BOOTSTRAP"
 READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 5.0
 
 
 class Broker(Protocol):
@@ -168,14 +166,8 @@ class TansuBroker(_UrlMixin):
     def _terminate(self) -> None:
         """SIGINT (tansu's clean stop), then SIGKILL if it lingers."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT_S)
+        if process is not None:
+            local_broker.stop_process(process)
 
 
 class ContainerBroker(_UrlMixin):

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+from projection import empty_projection, insert_rows
 
-from mlmd_log.projector.ddl import migrate
 from mlmd_log.query import filter_ast as ast
 from mlmd_log.query.asof import version_filter
 from mlmd_log.query.filter_query import compile_filter, parse_filter
@@ -100,31 +100,18 @@ def histories(draw: st.DrawFn) -> list[Version]:
 @pytest.fixture(scope="module")
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     """An empty projection (one artifact type) that each example refills."""
-    connection = duckdb.connect()
-    migrate(connection)
-    connection.execute(
-        "INSERT INTO type_versions (id, kind, name, valid_from) VALUES (?, 'artifact', 'DataSet', 0)", [TYPE_ID]
-    )
-    yield connection
-    connection.close()
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: str, rows: list[list[Any]]) -> None:
-    """One multi-row INSERT (much faster in DuckDB than one statement per row)."""
-    if rows:
-        marks = ", ".join("(" + ", ".join("?" * len(rows[0])) + ")" for _ in rows)
-        con.execute(f"INSERT INTO {table} ({columns}) VALUES {marks}", [x for row in rows for x in row])
+    yield from empty_projection(TYPE_ID)
 
 
 def _load(con: duckdb.DuckDBPyConnection, versions: list[Version]) -> None:
     con.execute("DELETE FROM artifact_versions")
     con.execute("DELETE FROM artifact_property_versions")
-    _insert(
+    insert_rows(
         con, "artifact_versions",
         "id, type_id, name, uri, state, create_time_since_epoch, last_update_time_since_epoch, proto, valid_from, valid_to",
         [[v.node_id, TYPE_ID, v.name, v.uri, v.state, 0, 0, b"", v.valid_from, v.valid_to] for v in versions],
     )
-    _insert(
+    insert_rows(
         con, "artifact_property_versions", "artifact_id, valid_from, name, is_custom, " + ", ".join(PROPERTIES.values()),
         [
             [v.node_id, v.valid_from, name, custom, *(value if column == c else None for c in PROPERTIES.values())]

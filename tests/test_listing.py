@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+from projection import empty_projection, insert_rows
 
-from mlmd_log.projector.ddl import migrate
 from mlmd_log.query import listing
 from mlmd_log.query import reader as reader_module
 from mlmd_log.query.options import ListOptions, OrderByField
@@ -65,13 +65,7 @@ def histories(draw: st.DrawFn) -> list[Version]:
 @pytest.fixture(scope="module")
 def con() -> Iterator[duckdb.DuckDBPyConnection]:
     """An empty projection (one artifact type) that each example refills."""
-    connection = duckdb.connect()
-    migrate(connection)
-    connection.execute(
-        "INSERT INTO type_versions (id, kind, name, valid_from) VALUES (?, 'artifact', 'DataSet', 0)", [TYPE_ID]
-    )
-    yield connection
-    connection.close()
+    yield from empty_projection(TYPE_ID)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -94,18 +88,17 @@ def _load(con: duckdb.DuckDBPyConnection, versions: list[Version], checkpoint: i
 
 
 def _append(con: duckdb.DuckDBPyConnection, versions: list[Version], checkpoint: int) -> None:
-    for v in versions:
-        proto = mlmd.Artifact(id=v.node_id, type_id=TYPE_ID).SerializeToString()
-        con.execute(
-            "INSERT INTO artifact_versions (id, type_id, uri, create_time_since_epoch, last_update_time_since_epoch, "
-            "proto, valid_from, valid_to) VALUES (?, ?, '', ?, ?, ?, ?, ?)",
-            [v.node_id, TYPE_ID, v.create_time, v.update_time, proto, v.valid_from, v.valid_to],
-        )
-        con.execute(
-            "INSERT INTO artifact_property_versions (artifact_id, valid_from, name, is_custom, int_value) "
-            "VALUES (?, ?, 'day', false, ?)",
-            [v.node_id, v.valid_from, v.day],
-        )
+    insert_rows(
+        con, "artifact_versions",
+        "id, type_id, uri, create_time_since_epoch, last_update_time_since_epoch, proto, valid_from, valid_to",
+        [[v.node_id, TYPE_ID, "", v.create_time, v.update_time,
+          mlmd.Artifact(id=v.node_id, type_id=TYPE_ID).SerializeToString(), v.valid_from, v.valid_to]
+         for v in versions],
+    )
+    insert_rows(
+        con, "artifact_property_versions", "artifact_id, valid_from, name, is_custom, int_value",
+        [[v.node_id, v.valid_from, "day", False, v.day] for v in versions],
+    )
     con.execute(
         "INSERT INTO op_archive (position, record_time_ms, log_time_ms, outcome) VALUES (?, 0, 0, 'applied')",
         [checkpoint],
