@@ -57,10 +57,10 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     started, done, last_status = time.monotonic(), [0], [0.0]
     show = sys.stderr.isatty()
 
-    def progress(report: Any) -> None:
+    def progress(report: Any, *, final: bool = False) -> None:
         done[0] += len(report.outcomes) if report is not None else 0
         now = time.monotonic()
-        if not (show or args.status_file) or now - last_status[0] < 1.0:
+        if not (show or args.status_file) or (now - last_status[0] < 1.0 and not final):
             return
         last_status[0] = now
         rate = done[0] / max(now - started, 1e-6)
@@ -68,7 +68,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
         if show:
             print(f"\rprojected {done[0]:,} ops, position {loop.position:,}, lag {lag:,} ({rate:,.0f} ops/s)   ",
                   end="", file=sys.stderr)
-        if args.status_file:
+        if args.status_file:  # position: the last committed (a transaction may be in flight)
             status = {"position": loop.position, "lag": lag, "ops": done[0], "ops_per_s": round(rate, 1),
                       "time": time.time()}
             tmp = f"{args.status_file}.tmp"
@@ -78,6 +78,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         loop.run(until_caught_up=not args.follow, on_batch=progress)
+        progress(None, final=True)  # everything is committed now
     finally:
         loop.stop()
         con.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -22,7 +23,7 @@ from mlmd_log.projector.lookups import DuckLookups
 from mlmd_log.projector.prefetch import prefetch
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.projector.state import BatchState, Memo
-from mlmd_log.projector.writer import insert_columns, write_output
+from mlmd_log.projector.writer import WritePlan, plan_output
 from mlmd_log.schemas.rows import NodeRow, TypeRow
 from mlmd_log.schemas.v1 import ops_pb2
 
@@ -63,6 +64,30 @@ class BatchReport:
         return [o for o in self.outcomes if o.error is not None]
 
 
+@dataclass(slots=True)
+class Carry:
+    """What a batch wrote, kept for the next batch while the first is still being stored (see pipeline).
+
+    ``written``: every entry the batch set in the core's caches (cache name -> key -> value), so the next
+    batch sees the batch's writes whether or not its reads of the file see them yet. ``op_ids``: the
+    batch's op ids, for the next batch's duplicate check.
+    """
+
+    written: dict[str, dict[Any, Any]]
+    op_ids: set[str]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch applied in memory: its report, the statements that store it, and the checkpoint after it."""
+
+    report: BatchReport
+    plan: WritePlan
+    checkpoint: Checkpoint
+    records: int
+    carry: Carry | None = None
+
+
 #: Duplicate-op lookups of up to this many op ids always probe the index (a list parameter gains nothing).
 _ALWAYS_PROBE = 16
 #: Above that, placeholders are used while the archive has this many rows per op id looked up or more.
@@ -80,9 +105,10 @@ class Projector:
         #: The checkpoint as last committed by this projector (it is the file's only writer).
         self._checkpoint: Checkpoint | None = None
 
-    def checkpoint(self) -> Checkpoint:
+    def checkpoint(self, con: duckdb.DuckDBPyConnection | None = None) -> Checkpoint:
+        """The last position applied (read from the file once, through ``con`` if given, then kept)."""
         if self._checkpoint is None:
-            row = self.con.execute(
+            row = (con or self.con).execute(
                 "SELECT position, op_id, log_time_ms FROM op_archive ORDER BY position DESC LIMIT 1"
             ).fetchone()
             row = row or (-1, None, 0)
@@ -103,6 +129,10 @@ class Projector:
     def rollback(self) -> None:
         """Roll back the open transaction and forget cached state that it may have changed."""
         self.con.execute("ROLLBACK")
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop what this projector keeps between batches; it is read from the file again when needed."""
         self._types = None
         self._memo = None
         self._checkpoint = None
@@ -113,24 +143,57 @@ class Projector:
         ``fresh_op_ids`` skips the duplicate-op lookup when the caller knows the ops' ids are new (the
         embedded log appending ops its own producer just created); every other path checks.
         """
-        with gc_paused():
-            return self._apply(records, fresh_op_ids)
+        prepared = self.prepare(records, fresh_op_ids=fresh_op_ids)
+        prepared.plan.run(self.con)
+        return prepared.report
 
-    def _apply(self, records: Sequence[LogRecord], fresh_op_ids: bool) -> BatchReport:
-        cp = self.checkpoint()
+    def prepare(
+        self,
+        records: Sequence[LogRecord],
+        *,
+        fresh_op_ids: bool = False,
+        reader: duckdb.DuckDBPyConnection | None = None,
+        carry: Carry | None = None,
+        keep: bool = False,
+    ) -> Prepared:
+        """Apply ``records`` in memory: decide every outcome and build the statements that store them.
+
+        Nothing is written; :meth:`WritePlan.run` on the result stores the batch. Reads of the file go
+        through ``reader`` (default: this projector's connection). ``carry`` is what the previous batch
+        wrote, when that batch may not be stored yet; ``keep`` asks for this batch's carry in the result.
+        """
+        with gc_paused():
+            return self._prepare(records, fresh_op_ids, reader or self.con, carry, keep)
+
+    def _prepare(
+        self,
+        records: Sequence[LogRecord],
+        fresh_op_ids: bool,
+        reader: duckdb.DuckDBPyConnection,
+        carry: Carry | None,
+        keep: bool,
+    ) -> Prepared:
+        cp = self.checkpoint(reader)
         records = [r for r in records if r.offset > cp.position]
         report = BatchReport()
+        plan = WritePlan()
         if not records:
-            return report
+            return Prepared(report, plan, cp, 0, carry)
         decoded = [decode(r.value) for r in records]
-        seen = set() if fresh_op_ids else self._known_op_ids(
-            [d.op_id for d in decoded if isinstance(d, ops_pb2.Operation) and d.op_id], cp.position + 1
-        )
-        lookups = DuckLookups(self.con)
+        op_ids = [d.op_id for d in decoded if isinstance(d, ops_pb2.Operation) and d.op_id]
+        if fresh_op_ids:
+            seen: set[str] = set()
+        else:
+            seen = self._known_op_ids(reader, op_ids, cp.position + 1)
+            if carry is not None:
+                seen |= carry.op_ids.intersection(op_ids)
+        lookups = DuckLookups(reader)
         if self._types is None or self._memo is None:
             self._types = lookups.types()
             self._memo = Memo(lookups.all_aliases(), lookups.high_water())
         state = BatchState(lookups, self._types, self._memo)
+        if carry is not None:
+            state.preload(carry.written)
         prefetch(state, [d for d in decoded if isinstance(d, ops_pb2.Operation)])
         max_time = cp.max_record_time_ms
         archive: list[tuple[object, ...]] = []
@@ -157,9 +220,9 @@ class Projector:
                 rejections.append(
                     (position, outcome.op_id, type(err).__name__, err.error_code, err.message, record_time)
                 )
-        write_output(self.con, state.out)
-        self._memo.note(state.out)
         out = state.out
+        plan_output(plan, out)
+        self._memo.note(out)
         for kind, rows in out.versions.items():
             report.changed.setdefault(kind, set()).update(r.id for r in rows)
             report.current[kind] = [r for r in rows if r.valid_to is None]
@@ -167,15 +230,22 @@ class Projector:
             report.changed.setdefault(kind, set()).add(alias_id)
         report.aliases = bool(out.aliases)
         report.types = bool(out.type_versions)
-        for written in state.out.type_versions:
+        for written in out.type_versions:
             written.in_db = True  # the type cache outlives the batch: later closes must UPDATE the stored row
-        report.rows = state.out.row_count()
-        self._write_archive(archive, rejections)
-        last = records[-1]
-        self._checkpoint = Checkpoint(last.offset, report.outcomes[-1].op_id, max_time)
-        return report
+        report.rows = out.row_count()
+        _plan_archive(plan, archive, rejections)
+        self._checkpoint = Checkpoint(records[-1].offset, outcomes[-1].op_id, max_time)
+        kept = None
+        if keep:
+            for cache, values in state.written.items():
+                if cache.startswith("node:"):
+                    for row in values.values():
+                        if row is not None:
+                            row.in_db = True  # stored by the time a later batch's statements run
+            kept = Carry(state.written, set(op_ids))
+        return Prepared(report, plan, self._checkpoint, len(records), kept)
 
-    def _known_op_ids(self, op_ids: list[str], archived: int) -> set[str]:
+    def _known_op_ids(self, con: duckdb.DuckDBPyConnection, op_ids: list[str], archived: int) -> set[str]:
         """Which of ``op_ids`` the archive (about ``archived`` rows) holds already: one query either way.
 
         Placeholders let DuckDB probe the op_id index, but parsing and planning cost ~20 us per
@@ -186,33 +256,34 @@ class Projector:
             return set()
         if len(op_ids) <= _ALWAYS_PROBE or len(op_ids) * _ROWS_PER_PLACEHOLDER <= archived:
             sql = f"SELECT op_id FROM op_archive WHERE op_id IN ({', '.join('?' * len(op_ids))})"  # noqa: S608  # only placeholders are formatted in
-            rows = self.con.execute(sql, op_ids).fetchall()
+            rows = con.execute(sql, op_ids).fetchall()
         else:
-            rows = self.con.execute(
+            rows = con.execute(
                 "SELECT op_id FROM op_archive WHERE op_id IN (SELECT unnest(?::VARCHAR[]))", [op_ids]
             ).fetchall()
         return {r[0] for r in rows}
 
-    def _write_archive(self, archive: list[tuple[object, ...]], rejections: list[tuple[object, ...]]) -> None:
-        names = (
-            "position", "op_id", "record_time_ms", "log_time_ms", "client_time_ms", "payload", "outcome",
-            "team", "service", "host", "user", "client_version", "session_id", "bytes",
-        )
-        types = (
-            pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.string(), pa.string(),
-            pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.binary(),
-        )
-        columns = list(zip(*archive, strict=True))
-        insert_columns(self.con, "op_archive", {
-            n: pa.array(c, t) for n, c, t in zip(names, columns, types, strict=True)
+
+def _plan_archive(plan: WritePlan, archive: list[tuple[object, ...]], rejections: list[tuple[object, ...]]) -> None:
+    names = (
+        "position", "op_id", "record_time_ms", "log_time_ms", "client_time_ms", "payload", "outcome",
+        "team", "service", "host", "user", "client_version", "session_id", "bytes",
+    )
+    types = (
+        pa.int64(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.string(), pa.string(),
+        pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.binary(),
+    )
+    columns = list(zip(*archive, strict=True))
+    plan.insert("op_archive", {
+        n: pa.array(c, t) for n, c, t in zip(names, columns, types, strict=True)
+    })
+    if rejections:
+        cols = list(zip(*rejections, strict=True))
+        plan.insert("rejections", {
+            "position": pa.array(cols[0], pa.int64()), "op_id": pa.array(cols[1], pa.string()),
+            "error_class": pa.array(cols[2], pa.string()), "error_code": pa.array(cols[3], pa.int32()),
+            "message": pa.array(cols[4], pa.string()), "record_time_ms": pa.array(cols[5], pa.int64()),
         })
-        if rejections:
-            cols = list(zip(*rejections, strict=True))
-            insert_columns(self.con, "rejections", {
-                "position": pa.array(cols[0], pa.int64()), "op_id": pa.array(cols[1], pa.string()),
-                "error_class": pa.array(cols[2], pa.string()), "error_code": pa.array(cols[3], pa.int32()),
-                "message": pa.array(cols[4], pa.string()), "record_time_ms": pa.array(cols[5], pa.int64()),
-            })
 
 
 def _archive_row(

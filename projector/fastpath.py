@@ -93,6 +93,9 @@ def insert_new_nodes(
         return False  # one id assigned twice: the general path names the error
     # Every check passed: from here on nothing can fail, so the rows go straight into the batch.
     fresh = caches["fresh"].data
+    written = state.written
+    w_nodes = written.setdefault(node_cache, {})
+    w_fresh = written.setdefault("fresh", {})
     versions = state.out.versions[kind]
     for msg, row in zip(msgs, rows, strict=True):
         node_id = row.id
@@ -104,12 +107,12 @@ def insert_new_nodes(
         if is_artifact and not row.uri:
             msg.uri = row.uri
         row.proto = msg.SerializeToString(deterministic=True)
-        stored[node_id] = row
-        fresh[(kind, node_id)] = True
+        stored[node_id] = w_nodes[node_id] = row
+        fresh[(kind, node_id)] = w_fresh[(kind, node_id)] = True
         versions.append(row)
         if keys:
             if row.name is not None:
-                caches[name_cache].data[(row.type_id, row.name)] = node_id
+                state.note(name_cache, (row.type_id, row.name), node_id)
             if row.external_id is not None:
-                caches[ext_cache].data[row.external_id] = node_id
+                state.note(ext_cache, row.external_id, node_id)
     return True

@@ -18,8 +18,9 @@ import duckdb
 
 from mlmd_log.errors import DeadlineExceededError, LogRegressionError
 from mlmd_log.projector.decode import decode
-from mlmd_log.projector.engine import BatchReport, Projector
+from mlmd_log.projector.engine import BatchReport, Prepared, Projector
 from mlmd_log.projector.gcpause import gc_paused
+from mlmd_log.projector.pipeline import Pipeline
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
@@ -123,17 +124,46 @@ class ProjectorLoop:
     ) -> None:
         """Project until stopped (or, with ``until_caught_up``, until the log's end when the loop started).
 
-        ``on_batch`` is called after every poll: with the batch's report, or None when nothing arrived.
+        Transactions are stored on a writer thread while the next is prepared
+        (:mod:`~mlmd_log.projector.pipeline`); listeners and :meth:`wait_for` hear of each after its commit.
+        ``on_batch`` is called after every poll: with the batch's outcomes (decided, perhaps not yet
+        committed), or None when nothing arrived (by then everything polled before is committed).
         """
         self.check_regression()
         self.source.seek(self._position + 1)
         target = self.source.end_offset() - 1 if until_caught_up else None
-        while not self._stop.is_set():
-            report = self.step()
-            if on_batch is not None:
-                on_batch(report)
-            if target is not None and self._position >= target:
-                return
+        if target is not None and self._position >= target:
+            return
+        pipeline = Pipeline(self.projector, self._stored)
+        try:
+            while not self._stop.is_set():
+                records = self.source.poll_batch(self.settings.batch_max_ops, self.settings.batch_max_ms)
+                if not records:
+                    pipeline.flush()  # idle: commit what is in flight, and give the collector back
+                    if on_batch is not None:
+                        on_batch(None)
+                    continue
+                report = BatchReport()
+                for chunk in _chunks(records, self.settings.batch_max_bytes):
+                    done = pipeline.submit(chunk)
+                    report.outcomes.extend(done.outcomes)
+                    report.rows += done.rows
+                    report.aliases |= done.aliases
+                    report.types |= done.types
+                if on_batch is not None:
+                    on_batch(report)
+                if target is not None and records[-1].offset >= target:
+                    return
+        finally:
+            pipeline.close()
+
+    def _stored(self, prepared: Prepared) -> None:
+        """After a transaction committed (on the pipeline's writer thread): listeners, then waiters."""
+        for listener in self.listeners:
+            listener(prepared.report)
+        with self._cond:
+            self._position = prepared.checkpoint.position
+            self._cond.notify_all()
 
     def lag(self) -> int:
         """Ops in the log not yet projected (asks the broker for the log's end)."""

@@ -28,10 +28,10 @@ from typing import Final
 import duckdb
 
 from mlmd_log.errors import DeadlineExceededError, OutOfRangeError
-from mlmd_log.projector.engine import Projector
-from mlmd_log.projector.gcpause import gc_paused
+from mlmd_log.projector.engine import Prepared, Projector
 from mlmd_log.projector.logtable import read_records
 from mlmd_log.projector.loop import LogSource
+from mlmd_log.projector.pipeline import Pipeline
 from mlmd_log.projector.records import LogRecord
 
 #: Records per transaction, and a byte budget per transaction (at least one record each).
@@ -108,41 +108,50 @@ def replay(
 
     Stops at the log's end as it was when the replay started, or earlier at ``up_to`` or
     ``up_to_time_ms``; one transaction per batch, so an interrupted replay resumes where it stopped.
-    Returns where it stopped.
+    Batches are stored on a writer thread while the next is prepared (:mod:`~mlmd_log.projector.pipeline`);
+    ``progress`` is called from that thread after each commit. Returns where it stopped.
     """
     projector = Projector(target)
-    last = projector.checkpoint().position
+    start = projector.checkpoint().position
     end = source.end_offset() - 1
     if up_to is not None and up_to > end:
         raise OutOfRangeError(f"cannot replay up to position {up_to}: the log ends at position {end}")
     stop = end if up_to is None else up_to
-    done = 0
-    source.seek(last + 1)
+    last = start
+    source.seek(start + 1)
     idle_since = time.monotonic()
-    finished = last >= stop
-    while not finished:
-        records = source.poll_batch(batch, _POLL_MS)
-        if not records:
-            if time.monotonic() - idle_since > idle_timeout_s:
-                raise DeadlineExceededError(
-                    f"the log delivered nothing for {idle_timeout_s:g} s at position {last + 1} (replay target {stop})"
-                )
-            continue
-        idle_since = time.monotonic()
-        keep = [r for r in records if r.offset <= stop]
-        if up_to_time_ms is not None:
-            late = next((i for i, r in enumerate(keep) if r.timestamp_ms > up_to_time_ms), None)
-            if late is not None:  # the time is passed: nothing from this record on is applied
-                keep, finished = keep[:late], True
-        for chunk in _chunks(keep, batch_bytes):
-            with gc_paused():  # until the transaction's report is let go (see gcpause)
-                projector.project(chunk)
-            last = chunk[-1].offset
-            done += len(chunk)
-            if progress is not None:
-                progress(ReplayProgress(done, last, stop))
-        finished = finished or records[-1].offset >= stop
-    return ReplayProgress(done, last, stop)
+    finished = start >= stop
+    counted = [0]
+
+    def stored(prepared: Prepared) -> None:  # on the writer thread, in log order
+        counted[0] += prepared.records
+        if progress is not None:
+            progress(ReplayProgress(counted[0], prepared.checkpoint.position, stop))
+
+    pipeline = Pipeline(projector, stored, db_threads=1)  # a replay's target is its own
+    try:
+        while not finished:
+            records = source.poll_batch(batch, _POLL_MS)
+            if not records:
+                if time.monotonic() - idle_since > idle_timeout_s:
+                    raise DeadlineExceededError(
+                        f"the log delivered nothing for {idle_timeout_s:g} s at position {last + 1} "
+                        f"(replay target {stop})"
+                    )
+                continue
+            idle_since = time.monotonic()
+            keep = [r for r in records if r.offset <= stop]
+            if up_to_time_ms is not None:
+                late = next((i for i, r in enumerate(keep) if r.timestamp_ms > up_to_time_ms), None)
+                if late is not None:  # the time is passed: nothing from this record on is applied
+                    keep, finished = keep[:late], True
+            for chunk in _chunks(keep, batch_bytes):
+                pipeline.submit(chunk)
+                last = chunk[-1].offset
+            finished = finished or records[-1].offset >= stop
+    finally:
+        pipeline.close()
+    return ReplayProgress(counted[0], last, stop)
 
 
 def replay_archive(

@@ -158,6 +158,24 @@ class BatchState:
         # Nodes created in this batch: no stored event or relation can name them yet.
         self.caches["fresh"] = Cache(lambda keys: {})
         self.out = BatchOutput()
+        #: Every cache entry the batch's ops set (cache name -> key -> value): what the batch changed.
+        self.written: dict[str, dict[Any, Any]] = {}
+
+    def preload(self, written: dict[str, dict[Any, Any]]) -> None:
+        """Take an earlier batch's writes as known state (that batch may not be readable in the file yet).
+
+        Its nodes count as fresh here too: the events and links that name them are all in ``written``.
+        """
+        for name, values in written.items():
+            self.caches[name].data.update(values)
+
+    def note(self, name: str, key: Hashable, value: Any) -> None:
+        """Set ``key`` of cache ``name`` as a committed write of the batch."""
+        self.caches[name].data[key] = value
+        written = self.written.get(name)
+        if written is None:
+            written = self.written[name] = {}
+        written[key] = value
 
 
 class OpTx:
@@ -189,8 +207,13 @@ class OpTx:
 
     def commit(self) -> None:
         state, out, pos = self.state, self.state.out, self.position
+        written = state.written
         for name, values in self.local.items():
             state.caches[name].data.update(values)
+            if name in written:
+                written[name].update(values)
+            else:
+                written[name] = dict(values)
         for new, prev in self.node_writes:
             if prev is not None:
                 if prev.in_db:

@@ -3,11 +3,17 @@
 Never row by row (design.md §3.8): every list of rows becomes one Arrow table
 and one ``INSERT ... SELECT``; superseded versions are closed with one
 ``UPDATE ... FROM`` per table. The caller owns the transaction.
+
+Building the Arrow tables (Python) and running the statements (DuckDB, which
+releases the GIL) are separate steps, :func:`plan_output` and
+:meth:`WritePlan.run`, so that a pipelined projector can run one batch's
+statements on another thread while Python prepares the next batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -62,12 +68,8 @@ def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str
         con.unregister("_mlmd_batch")
 
 
-def _close(con: duckdb.DuckDBPyConnection, table: str, key: str, closes: Sequence[tuple[int, int]]) -> None:
-    if not closes:
-        return
-    ids, tos = zip(*closes, strict=True)
-    arrow = pa.table({"id": pa.array(ids, pa.int64()), "valid_to": pa.array(tos, pa.int64())})
-    con.register("_mlmd_closes", arrow)
+def _close(con: duckdb.DuckDBPyConnection, table: str, key: str, closes: pa.Table) -> None:
+    con.register("_mlmd_closes", closes)
     try:
         con.execute(
             f"UPDATE {table} SET valid_to = c.valid_to FROM _mlmd_closes c "
@@ -77,7 +79,39 @@ def _close(con: duckdb.DuckDBPyConnection, table: str, key: str, closes: Sequenc
         con.unregister("_mlmd_closes")
 
 
-def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow]) -> None:
+@dataclass(slots=True)
+class WritePlan:
+    """A batch's statements, in order: version closes (``UPDATE``) and inserts, each with its Arrow data.
+
+    Built by Python (:func:`plan_output`), run by :meth:`run` inside the caller's transaction, on
+    whichever thread owns the connection. ``table`` and column names come from code, never from ops.
+    """
+
+    steps: list[tuple[str, str, str | None, dict[str, pa.Array] | pa.Table]] = field(default_factory=list)
+
+    def insert(self, table: str, columns: dict[str, pa.Array]) -> None:
+        self.steps.append(("insert", table, None, columns))
+
+    def close(self, table: str, key: str, closes: Sequence[tuple[int, int]]) -> None:
+        """Set ``valid_to`` of the open version of each (id, valid_to) in ``closes``."""
+        if not closes:
+            return
+        ids, tos = zip(*closes, strict=True)
+        self.steps.append((
+            "close", table, key, pa.table({"id": pa.array(ids, pa.int64()), "valid_to": pa.array(tos, pa.int64())})
+        ))
+
+    def run(self, con: duckdb.DuckDBPyConnection) -> None:
+        for what, table, key, data in self.steps:
+            if what == "close":
+                assert key is not None and isinstance(data, pa.Table)
+                _close(con, table, key, data)
+            else:
+                assert isinstance(data, dict)
+                insert_columns(con, table, data)
+
+
+def _node_versions(plan: WritePlan, kind: str, rows: list[NodeRow]) -> None:
     cols: dict[str, pa.Array] = {"id": pa.array([r.id for r in rows], pa.int64())}
     for column in NODE_COLUMNS[kind]:
         attr = "state" if column in ("state", "last_known_state") else column
@@ -88,7 +122,7 @@ def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow
     cols["proto"] = pa.array([r.proto for r in rows], pa.binary())
     cols["valid_from"] = pa.array([r.valid_from for r in rows], pa.int64())
     cols["valid_to"] = pa.array([r.valid_to for r in rows], pa.int64())
-    insert_columns(con, f"{kind}_versions", cols)
+    plan.insert(f"{kind}_versions", cols)
 
     # Properties go in one Arrow table per value column: the other value columns are left to default NULL,
     # so no column is padded with None in Python (the hot path of ingest).
@@ -107,10 +141,10 @@ def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow
                 b[4].append(value)
     table = f"{kind}_property_versions"
     if len(buckets) > 1 and sum(len(b[0]) for b in buckets.values()) <= SMALL_BATCH:
-        _small_properties(con, table, kind, buckets)
+        _small_properties(plan, table, kind, buckets)
         return
     for column, (owner, froms, names, custom, values) in buckets.items():
-        insert_columns(con, table, {
+        plan.insert(table, {
             f"{kind}_id": pa.array(owner, pa.int64()),
             "valid_from": pa.array(froms, pa.int64()),
             "name": pa.array(names, pa.string()),
@@ -120,7 +154,7 @@ def _node_versions(con: duckdb.DuckDBPyConnection, kind: str, rows: list[NodeRow
 
 
 def _small_properties(
-    con: duckdb.DuckDBPyConnection,
+    plan: WritePlan,
     table: str,
     kind: str,
     buckets: dict[str, tuple[list[int], list[int], list[str], list[bool], list[Any]]],
@@ -141,20 +175,27 @@ def _small_properties(
         for other in buckets:
             cols[other] += values if other == column else [None] * n
     types = {f"{kind}_id": pa.int64(), "valid_from": pa.int64(), "name": pa.string(), "is_custom": pa.bool_()}
-    insert_columns(con, table, {c: pa.array(v, types.get(c) or _VALUE_TYPES[c]) for c, v in cols.items()})
+    plan.insert(table, {c: pa.array(v, types.get(c) or _VALUE_TYPES[c]) for c, v in cols.items()})
 
 
 def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
     """Close superseded stored versions, then insert every new row of the batch."""
+    plan = WritePlan()
+    plan_output(plan, out)
+    plan.run(con)
+
+
+def plan_output(plan: WritePlan, out: BatchOutput) -> None:
+    """Add to ``plan`` the statements that write ``out``: closes of superseded stored versions, then inserts."""
     for kind, closes in out.closes.items():
-        _close(con, f"{kind}_versions", "id", closes)
-    _close(con, "type_versions", "id", out.type_closes)
+        plan.close(f"{kind}_versions", "id", closes)
+    plan.close("type_versions", "id", out.type_closes)
     for kind, rows in out.versions.items():
         if rows:
-            _node_versions(con, kind, rows)
+            _node_versions(plan, kind, rows)
     if out.type_versions:
         t = out.type_versions
-        insert_columns(con, "type_versions", {
+        plan.insert("type_versions", {
             "id": pa.array([r.id for r in t], pa.int64()),
             "kind": pa.array([r.kind for r in t], pa.string()),
             "name": pa.array([r.name for r in t], pa.string()),
@@ -170,13 +211,13 @@ def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
         props = [(r.id, r.valid_from, name, dt) for r in t for name, dt in r.props.items()]
         if props:
             tid, vf, name, dt = zip(*props, strict=True)
-            insert_columns(con, "type_property_versions", {
+            plan.insert("type_property_versions", {
                 "type_id": pa.array(tid, pa.int64()), "valid_from": pa.array(vf, pa.int64()),
                 "name": pa.array(name, pa.string()), "data_type": pa.array(dt, pa.int32()),
             })
     if out.events:
         a, e, ty, path, ms, sysmeta, pos = zip(*out.events, strict=True)
-        insert_columns(con, "event_versions", {
+        plan.insert("event_versions", {
             "artifact_id": pa.array(a, pa.int64()), "execution_id": pa.array(e, pa.int64()),
             "type": pa.array(ty, pa.int32()), "path": pa.array(path, pa.binary()),
             "milliseconds_since_epoch": pa.array(ms, pa.int64()),
@@ -191,13 +232,13 @@ def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
                 "parent_context": ("child_id", "parent_id"),
             }[table]
             a_ids, b_ids, pos = zip(*rel, strict=True)
-            insert_columns(con, f"{table}_versions", {
+            plan.insert(f"{table}_versions", {
                 first: pa.array(a_ids, pa.int64()), second: pa.array(b_ids, pa.int64()),
                 "valid_from": pa.array(pos, pa.int64()),
             })
     if out.aliases:
         kinds, alias_ids, canonical, positions = zip(*out.aliases, strict=True)
-        insert_columns(con, "id_aliases", {
+        plan.insert("id_aliases", {
             "kind": pa.array(kinds, pa.string()), "alias_id": pa.array(alias_ids, pa.int64()),
             "canonical_id": pa.array(canonical, pa.int64()), "valid_from": pa.array(positions, pa.int64()),
         })
