@@ -153,24 +153,24 @@ class Projector:
         *,
         fresh_op_ids: bool = False,
         reader: duckdb.DuckDBPyConnection | None = None,
-        carry: Carry | None = None,
+        carries: Sequence[Carry] = (),
         keep: bool = False,
     ) -> Prepared:
         """Apply ``records`` in memory: decide every outcome and build the statements that store them.
 
         Nothing is written; :meth:`WritePlan.run` on the result stores the batch. Reads of the file go
-        through ``reader`` (default: this projector's connection). ``carry`` is what the previous batch
-        wrote, when that batch may not be stored yet; ``keep`` asks for this batch's carry in the result.
+        through ``reader`` (default: this projector's connection). ``carries`` are what earlier batches
+        wrote that ``reader`` may not see yet, oldest first; ``keep`` asks for this batch's carry in the result.
         """
         with gc_paused():
-            return self._prepare(records, fresh_op_ids, reader or self.con, carry, keep)
+            return self._prepare(records, fresh_op_ids, reader or self.con, carries, keep)
 
     def _prepare(
         self,
         records: Sequence[LogRecord],
         fresh_op_ids: bool,
         reader: duckdb.DuckDBPyConnection,
-        carry: Carry | None,
+        carries: Sequence[Carry],
         keep: bool,
     ) -> Prepared:
         cp = self.checkpoint(reader)
@@ -178,21 +178,21 @@ class Projector:
         report = BatchReport()
         plan = WritePlan()
         if not records:
-            return Prepared(report, plan, cp, 0, carry)
+            return Prepared(report, plan, cp, 0, None)
         decoded = [decode(r.value) for r in records]
         op_ids = [d.op_id for d in decoded if isinstance(d, ops_pb2.Operation) and d.op_id]
         if fresh_op_ids:
             seen: set[str] = set()
         else:
             seen = self._known_op_ids(reader, op_ids, cp.position + 1)
-            if carry is not None:
+            for carry in carries:
                 seen |= carry.op_ids.intersection(op_ids)
         lookups = DuckLookups(reader)
         if self._types is None or self._memo is None:
             self._types = lookups.types()
             self._memo = Memo(lookups.all_aliases(), lookups.high_water())
         state = BatchState(lookups, self._types, self._memo)
-        if carry is not None:
+        for carry in carries:
             state.preload(carry.written)
         prefetch(state, [d for d in decoded if isinstance(d, ops_pb2.Operation)])
         max_time = cp.max_record_time_ms

@@ -19,20 +19,42 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlmd_log.projector.state import BatchState
-from mlmd_log.schemas.rows import SCALAR_FIELDS, STATE_FIELD, VALUE_TYPE, NodeRow, PropValue, scalar_props
+from mlmd_log.schemas.rows import (
+    SCALAR_FIELDS,
+    STATE_FIELD,
+    VALUE_TYPE,
+    NodeRow,
+    PropValue,
+    TypeRow,
+    scalar_props,
+)
 
-#: Value fields stored as they are (struct and proto values are normalized by the general path).
 #: The batch caches a kind's inserts touch: nodes by id, ids by (type id, name), ids by external id.
 _CACHES = {kind: (f"node:{kind}", f"name:{kind}", f"ext:{kind}") for kind in STATE_FIELD}
+#: PropertyType -> the Value field a plain scalar of that type sets (struct and proto values are
+#: normalized by the general path, so they have none here).
+_SCALAR_FIELD_OF = {VALUE_TYPE[f]: f for f in SCALAR_FIELDS}
 
 
-def _props(declared: dict[str, int], values: Any) -> dict[str, PropValue] | None:
+def _declared_fields(node_type: TypeRow) -> dict[str, str]:
+    """Property name -> the Value field its declared type takes, for the scalar types; kept on the type row.
+
+    A type row never changes (a changed type is a new row), so the map is built once per type version.
+    """
+    fields: dict[str, str] | None = node_type.extra.get("scalar_fields")
+    if fields is None:
+        fields = node_type.extra["scalar_fields"] = {
+            name: _SCALAR_FIELD_OF[t] for name, t in node_type.props.items() if t in _SCALAR_FIELD_OF
+        }
+    return fields
+
+
+def _props(declared: dict[str, str], values: Any) -> dict[str, PropValue] | None:
     """``properties`` as stored, or None when one is undeclared, of another type, or not a plain scalar."""
     out: dict[str, PropValue] = {}
-    for name in values:
-        value = values[name]
+    for name, value in values.items():
         which = value.WhichOneof("value")
-        if which not in SCALAR_FIELDS or declared.get(name) != VALUE_TYPE[which]:
+        if declared.get(name, "") != which:  # undeclared, another type, unset, struct or proto: decline
             return None
         out[name] = (which, getattr(value, which))
     return out
@@ -77,14 +99,16 @@ def insert_new_nodes(
             if caches[ext_cache].data.get(external_id, False) is not None or external_id in keys:
                 return False
             keys.add(external_id)
-        props = _props(node_type.props, msg.properties) if msg.properties else {}
-        custom = scalar_props(msg.custom_properties) if msg.custom_properties else {}
+        values = msg.properties
+        props = _props(_declared_fields(node_type), values) if values else {}
+        values = msg.custom_properties
+        custom = scalar_props(values) if values else {}
         if props is None or custom is None:
             return False
         rows.append(NodeRow(
             kind, node_id, type_id, name, external_id,
             getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
-            (msg.uri if msg.HasField("uri") else "") if is_artifact else None,
+            msg.uri if is_artifact else None,  # '' when unset, as MLMD stores it
             time_ms, time_ms,
             msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
             props, custom, position,

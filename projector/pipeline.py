@@ -8,28 +8,33 @@ other, each waits for the other; here a writer thread stores batch N while
 the caller's thread prepares batch N+1, so on two cores the DuckDB half mostly
 disappears from the wall clock.
 
-Why batch N+1 sees the right state although N may not be committed yet:
-N+1 reads the file through its own cursor, which sees every batch up to N-1
-(the writer stores one batch at a time, and a batch is handed over only after
-the one before it committed) and N either wholly or not at all. Everything N
-changed is in N's carry (:class:`~mlmd_log.projector.engine.Carry`): each
-cache entry its ops set, and its op ids. N+1 starts from the carry, so every
-key N touched is answered from it, and every other key reads the same in
-the file before and after N. Nothing else is shared: N's statements were
-built before N+1 began.
+Why a batch sees the right state although the batches before it may not be
+committed yet: up to ``depth`` batches are in flight, stored in order by one
+writer thread. A new batch reads the file through its own cursor, which sees
+every batch before the oldest one in flight, and each in-flight batch either
+wholly or not at all. Everything an in-flight batch changed is in its carry
+(:class:`~mlmd_log.projector.engine.Carry`): each cache entry its ops set, and
+its op ids. The new batch starts from those carries, oldest first, so every
+key they touched is answered from them, and every other key reads the same in
+the file whichever of them are committed. Nothing else is shared: a batch's
+statements are built before the next batch begins.
 
 Each batch is still one transaction holding its rows, archive and checkpoint,
 so a crash loses or repeats nothing (the batch being stored either committed
 or did not, and the next start seeks past the checkpoint). If storing a
-batch fails, the batch prepared on top of it is dropped, the projector
+batch fails, the batches prepared on top of it are dropped, the projector
 forgets what it kept between batches (it rereads the file), and the failure
-is raised from the next :meth:`Pipeline.submit` or :meth:`Pipeline.flush`.
+is raised from the next :meth:`Pipeline.submit` or :meth:`Pipeline.flush`; the
+writer stores nothing after a failed batch, since the batches after it were
+prepared on top of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final
@@ -50,6 +55,8 @@ class Pipeline:
 
     ``on_stored`` runs on the writer thread after each batch committed, in log order (listeners, progress).
     While a pipeline is open, use the projector only through it; :meth:`close` waits for the last batch.
+    ``depth``: batches in flight at most (each holds its rows in memory until stored); more than one lets
+    the preparing thread go on through the writer's occasional long commits (DuckDB checkpoints).
     ``db_threads`` caps DuckDB's threads while batches flow (for a file nobody else queries: one thread
     leaves the other core to Python; measured 69 vs 74 us per op in a replay).
     """
@@ -59,15 +66,21 @@ class Pipeline:
         projector: Projector,
         on_stored: Callable[[Prepared], None] | None = None,
         *,
+        depth: int = 1,
         db_threads: int | None = None,
     ) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, not {depth}")
         self.projector = projector
         self.on_stored = on_stored
+        self.depth = depth
         self.db_threads = db_threads
         self._reader = projector.con.cursor()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmd-log-writer")
-        self._pending: Future[None] | None = None
-        self._carry: Carry | None = None
+        #: Batches handed to the writer and not yet known committed, oldest first, with their carries.
+        self._pending: deque[tuple[Future[None], Carry]] = deque()
+        #: Set by the writer thread when a batch failed: it stores nothing after that.
+        self._failed = False
         self._gc_was_enabled: bool | None = None
         self._switch_interval: float | None = None
         self._db_threads_before: int | None = None
@@ -76,27 +89,30 @@ class Pipeline:
     def submit(self, records: Sequence[LogRecord]) -> BatchReport:
         """Prepare ``records`` now and store them on the writer thread; returns the batch's outcomes.
 
-        Raises the failure of the batch stored before, if it failed (then this batch is dropped too).
+        Waits while ``depth`` batches are in flight. Raises the failure of a batch stored before, if one
+        failed (then every batch after it is dropped too).
         """
         self._hold()
+        self._reap(block=False)
         try:
-            prepared = self.projector.prepare(records, reader=self._reader, carry=self._carry, keep=True)
+            prepared = self.projector.prepare(
+                records, reader=self._reader, carries=[carry for _, carry in self._pending], keep=True
+            )
         except BaseException:
-            self._settle(failed=True)
+            self._abandon()
             raise
-        self._settle()
-        if prepared.records == 0:
+        while len(self._pending) >= self.depth:
+            self._reap(block=True, one=True)
+        if prepared.records == 0 or prepared.carry is None:
             return prepared.report
-        self._carry = prepared.carry
-        self._pending = self._writer.submit(self._store, prepared)
+        self._pending.append((self._writer.submit(self._store, prepared), prepared.carry))
         return prepared.report
 
     def flush(self) -> None:
         """Wait until every submitted batch is committed; raise the failure if one failed."""
         try:
-            self._settle()
+            self._reap(block=True)
         finally:
-            self._carry = None  # everything is in the file now
             self._release()
 
     def close(self) -> None:
@@ -140,26 +156,43 @@ class Pipeline:
             self._reader.execute(f"SET threads = {int(self._db_threads_before)}")
             self._db_threads_before = None
 
-    def _settle(self, failed: bool = False) -> None:
-        pending, self._pending = self._pending, None
-        try:
-            if pending is not None:
-                pending.result()
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            if failed:
-                self._carry = None
-                self.projector.forget()
+    def _reap(self, *, block: bool, one: bool = False) -> None:
+        """Drop committed batches from the front of the queue (their carries with them); raise a failure.
+
+        ``block``: wait for them (all, or the oldest with ``one``); otherwise only those already done.
+        """
+        while self._pending:
+            future, _ = self._pending[0]
+            if not block and not future.done():
+                return
+            try:
+                future.result()
+            except BaseException:
+                self._abandon()
+                raise
+            self._pending.popleft()
+            if one:
+                return
+
+    def _abandon(self) -> None:
+        """After a failure: let the writer finish what it holds (it stores nothing more), forget all state."""
+        for future, _ in self._pending:
+            with contextlib.suppress(BaseException):  # the first failure is the one raised
+                future.result()
+        self._pending.clear()
+        self._failed = False
+        self.projector.forget()
 
     def _store(self, prepared: Prepared) -> None:
+        if self._failed:  # a batch before this one failed: this one was prepared on top of it
+            raise RuntimeError("not stored: an earlier batch of the pipeline failed")
         con = self.projector.con
         con.execute("BEGIN TRANSACTION")
         try:
             prepared.plan.run(con)
             con.execute("COMMIT")
         except BaseException:
+            self._failed = True
             con.execute("ROLLBACK")
             raise
         if self.on_stored is not None:

@@ -128,7 +128,9 @@ def replay(
         if progress is not None:
             progress(ReplayProgress(counted[0], prepared.checkpoint.position, stop))
 
-    pipeline = Pipeline(projector, stored, db_threads=1)  # a replay's target is its own
+    # Two batches in flight carry the preparing thread over DuckDB's checkpoints (400k ops: 30.5 vs 33.2 s, 3
+    # runs each); one DuckDB thread leaves the other core to Python (a replay's target is its own).
+    pipeline = Pipeline(projector, stored, depth=2, db_threads=1)
     try:
         while not finished:
             records = source.poll_batch(batch, _POLL_MS)

@@ -49,8 +49,7 @@ def scalar_props(values: Any) -> dict[str, PropValue] | None:
     """A property map as the property tables hold it, when every value is a plain scalar; else None (an unset
     value, a struct or a proto value: callers take their general path then)."""
     out: dict[str, PropValue] = {}
-    for name in values:
-        value = values[name]
+    for name, value in values.items():
         which = value.WhichOneof("value")
         if which not in SCALAR_FIELDS:
             return None

@@ -168,9 +168,9 @@ def _outcomes(reports: list[object]) -> list[tuple[int, bool, str | None]]:
     ]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize(("seed", "depth"), [(1, 1), (2, 1), (3, 2), (4, 3)])
 def test_pipelined_batches_equal_one_transaction_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, depth: int
 ) -> None:
     records = _random_log(seed)
     plain = duckdb.connect(str(tmp_path / "plain.duckdb"))
@@ -180,7 +180,9 @@ def test_pipelined_batches_equal_one_transaction_at_a_time(
         plain_reports = [one.project(batch) for batch in _batches(records, seed)]
         stored: list[int] = []
         _slow_writes(monkeypatch)
-        pipeline = Pipeline(Projector(piped), lambda prepared: stored.append(prepared.checkpoint.position))
+        pipeline = Pipeline(
+            Projector(piped), lambda prepared: stored.append(prepared.checkpoint.position), depth=depth
+        )
         piped_reports = [pipeline.submit(batch) for batch in _batches(records, seed)]
         pipeline.close()
         outcomes = _outcomes(plain_reports)
@@ -222,7 +224,10 @@ def _dependent_pairs() -> list[LogRecord]:
     return log.records
 
 
-def test_each_batch_sees_what_the_batch_before_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("depth", [1, 2])
+def test_each_batch_sees_what_the_batch_before_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: int
+) -> None:
     records = _dependent_pairs()
     plain = duckdb.connect(str(tmp_path / "plain.duckdb"))
     piped = duckdb.connect(str(tmp_path / "piped.duckdb"))
@@ -230,7 +235,7 @@ def test_each_batch_sees_what_the_batch_before_wrote(tmp_path: Path, monkeypatch
         one = Projector(plain)
         expected = _outcomes([one.project([r]) for r in records])
         _slow_writes(monkeypatch)  # batch N+1 is prepared while batch N is still not committed
-        pipeline = Pipeline(Projector(piped))
+        pipeline = Pipeline(Projector(piped), depth=depth)
         got = _outcomes([pipeline.submit([r]) for r in records])
         pipeline.close()
         assert got == expected
@@ -243,8 +248,9 @@ def test_each_batch_sees_what_the_batch_before_wrote(tmp_path: Path, monkeypatch
         piped.close()
 
 
+@pytest.mark.parametrize("depth", [1, 3])
 def test_a_failed_write_surfaces_and_a_new_pipeline_finishes_the_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, depth: int
 ) -> None:
     records = _random_log(5, steps=150)
     batches = list(_batches(records, 5))
@@ -259,23 +265,25 @@ def test_a_failed_write_surfaces_and_a_new_pipeline_finishes_the_log(
 
         def failing(plan: WritePlan, con: duckdb.DuckDBPyConnection) -> None:
             calls[0] += 1
+            time.sleep(0.005)  # behind the preparing thread: later batches are queued when the 10th fails
             if calls[0] == 10:
                 raise OSError("disk full")
             original(plan, con)
 
         monkeypatch.setattr(WritePlan, "run", failing)
         projector = Projector(piped)
-        pipeline = Pipeline(projector)
+        pipeline = Pipeline(projector, depth=depth)
         with pytest.raises(OSError, match="disk full"):
             for batch in batches:
                 pipeline.submit(batch)
             pipeline.flush()
         pipeline.close()
         monkeypatch.setattr(WritePlan, "run", original)
-        # Nothing of the failed batch (the 10th) or of the one prepared on top of it was kept.
+        # Nothing of the failed batch (the 10th) or of those prepared on top of it was kept.
+        assert calls[0] == 10
         assert projector.checkpoint().position == batches[8][-1].offset
         rest = [r for r in records if r.offset > projector.checkpoint().position]
-        pipeline = Pipeline(projector)
+        pipeline = Pipeline(projector, depth=depth)
         for batch in _batches(rest, 6):
             pipeline.submit(batch)
         pipeline.close()
