@@ -54,7 +54,7 @@ class PhaseTimer:
         ("  prefetch", "mlmd_log.projector.engine", "prefetch"),
         ("  apply ops (Python, per op)", "mlmd_log.projector.engine", "apply_in_tx"),
         ("  plan rows (Arrow tables)", "mlmd_log.projector.engine", "plan_output"),
-        ("wait for the writer thread", "mlmd_log.projector.pipeline:Pipeline", "_settle"),
+        ("wait for the writer thread", "mlmd_log.projector.pipeline:Pipeline", "_reap"),
         ("store (writer thread, overlapping: INSERTs + COMMIT)", "mlmd_log.projector.pipeline:Pipeline", "_store"),
     )
 

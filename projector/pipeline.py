@@ -57,8 +57,6 @@ class Pipeline:
     While a pipeline is open, use the projector only through it; :meth:`close` waits for the last batch.
     ``depth``: batches in flight at most (each holds its rows in memory until stored); more than one lets
     the preparing thread go on through the writer's occasional long commits (DuckDB checkpoints).
-    ``db_threads`` caps DuckDB's threads while batches flow (for a file nobody else queries: one thread
-    leaves the other core to Python; measured 69 vs 74 us per op in a replay).
     """
 
     def __init__(
@@ -67,14 +65,12 @@ class Pipeline:
         on_stored: Callable[[Prepared], None] | None = None,
         *,
         depth: int = 1,
-        db_threads: int | None = None,
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be at least 1, not {depth}")
         self.projector = projector
         self.on_stored = on_stored
         self.depth = depth
-        self.db_threads = db_threads
         self._reader = projector.con.cursor()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmd-log-writer")
         #: Batches handed to the writer and not yet known committed, oldest first, with their carries.
@@ -83,7 +79,6 @@ class Pipeline:
         self._failed = False
         self._gc_was_enabled: bool | None = None
         self._switch_interval: float | None = None
-        self._db_threads_before: int | None = None
         self._batches = 0
 
     def submit(self, records: Sequence[LogRecord]) -> BatchReport:
@@ -136,10 +131,6 @@ class Pipeline:
             gc.disable()
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(SWITCH_INTERVAL_S)
-            if self.db_threads is not None:
-                row = self._reader.execute("SELECT current_setting('threads')").fetchone()
-                self._db_threads_before = int(row[0]) if row else None
-                self._reader.execute(f"SET threads = {int(self.db_threads)}")
         self._batches += 1
         if self._batches % GC_EVERY_BATCHES == 0:
             gc.collect()
@@ -152,9 +143,6 @@ class Pipeline:
         self._gc_was_enabled = None
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
-        if self._db_threads_before is not None:
-            self._reader.execute(f"SET threads = {int(self._db_threads_before)}")
-            self._db_threads_before = None
 
     def _reap(self, *, block: bool, one: bool = False) -> None:
         """Drop committed batches from the front of the queue (their carries with them); raise a failure.

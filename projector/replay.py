@@ -128,9 +128,9 @@ def replay(
         if progress is not None:
             progress(ReplayProgress(counted[0], prepared.checkpoint.position, stop))
 
-    # Two batches in flight carry the preparing thread over DuckDB's checkpoints (400k ops: 30.5 vs 33.2 s, 3
-    # runs each); one DuckDB thread leaves the other core to Python (a replay's target is its own).
-    pipeline = Pipeline(projector, stored, depth=2, db_threads=1)
+    # One batch in flight and DuckDB's own threads: at 1M ops, two in flight or one DuckDB thread measured no
+    # better (73.9 s here vs 75.6 s and 83.6 s, single runs), since the duplicate check and the commits slow down.
+    pipeline = Pipeline(projector, stored)
     try:
         while not finished:
             records = source.poll_batch(batch, _POLL_MS)
