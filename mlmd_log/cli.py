@@ -56,11 +56,15 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     previous = {sig: signal.signal(sig, lambda *_: loop.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started, done, last_status = time.monotonic(), [0], [0.0]
     show = sys.stderr.isatty()
+    first_position = loop.position
 
     def progress(report: Any, *, final: bool = False) -> None:
         done[0] += len(report.outcomes) if report is not None else 0
         now = time.monotonic()
-        if not (show or args.status_file) or (now - last_status[0] < 1.0 and not final):
+        # The status file shows committed work only: it appears once the first transaction has committed, or
+        # when the log is idle (report None: everything polled before is committed).
+        status_due = bool(args.status_file) and (final or report is None or loop.position != first_position)
+        if not (show or status_due) or (now - last_status[0] < 1.0 and not final):
             return
         last_status[0] = now
         rate = done[0] / max(now - started, 1e-6)
@@ -68,7 +72,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
         if show:
             print(f"\rprojected {done[0]:,} ops, position {loop.position:,}, lag {lag:,} ({rate:,.0f} ops/s)   ",
                   end="", file=sys.stderr)
-        if args.status_file:  # position: the last committed (a transaction may be in flight)
+        if status_due:  # position: the last committed (a transaction may be in flight)
             status = {"position": loop.position, "lag": lag, "ops": done[0], "ops_per_s": round(rate, 1),
                       "time": time.time()}
             tmp = f"{args.status_file}.tmp"

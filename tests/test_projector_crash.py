@@ -110,7 +110,7 @@ def test_projector_killed_at_random_points_ends_like_a_clean_run(kafka_broker: A
         status = tmp_path / f"status-{chunk}.json"
         proc = _project(url, crashed, follow=True, status=status)
         _await_first_batch(proc, status)
-        time.sleep(rng.uniform(0.0, 0.8))  # then a random point of the work that follows
+        time.sleep(rng.uniform(0.0, 0.3))  # then a random point of the work that follows (a round is caught up quickly)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         after = _checkpoint(crashed)
