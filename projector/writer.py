@@ -178,13 +178,6 @@ def _small_properties(
     plan.insert(table, {c: pa.array(v, types.get(c) or _VALUE_TYPES[c]) for c, v in cols.items()})
 
 
-def write_output(con: duckdb.DuckDBPyConnection, out: BatchOutput) -> None:
-    """Close superseded stored versions, then insert every new row of the batch."""
-    plan = WritePlan()
-    plan_output(plan, out)
-    plan.run(con)
-
-
 def plan_output(plan: WritePlan, out: BatchOutput) -> None:
     """Add to ``plan`` the statements that write ``out``: closes of superseded stored versions, then inserts."""
     for kind, closes in out.closes.items():

@@ -12,6 +12,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from broker import Broker, start_broker
+from hypothesis import HealthCheck, settings
+
+# Property tests' profile ("ci"): fewer examples, no deadline, slow data generation allowed.
+settings.register_profile("ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Store fixtures parametrized over every backend (embedded log, Kafka).
 pytest_plugins = ("backends",)

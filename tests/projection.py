@@ -1,4 +1,5 @@
-"""An empty projection to fill by hand, for tests that check reads against an oracle on generated rows."""
+"""Test helpers over projections: an empty projection to fill by hand (for tests that check reads against an
+oracle on generated rows), and an op log that keeps what a Producer appends as log records."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import duckdb
 
 from mlmd_log.projector.ddl import migrate
+from mlmd_log.projector.records import LogRecord
 
 
 def empty_projection(type_id: int) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -26,3 +28,23 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: str, rows: 
     if rows:
         marks = ", ".join("(" + ", ".join("?" * len(rows[0])) + ")" for _ in rows)
         con.execute(f"INSERT INTO {table} ({columns}) VALUES {marks}", [x for row in rows for x in row])
+
+
+class CollectingLog:
+    """An op log that keeps the encoded ops as log records (position = index, record time 1000 + index)."""
+
+    def __init__(self) -> None:
+        self.records: list[LogRecord] = []
+
+    def append(self, op_id: str, data: bytes, *, wait: bool = False) -> None:
+        self.records.append(LogRecord(len(self.records), 1_000 + len(self.records), None, data))
+
+    def lease(self, op_id: str, data: bytes) -> int:
+        self.append(op_id, data)
+        return len(self.records) - 1
+
+    def sync(self, timeout: float | None = None) -> None:
+        """Nothing to deliver."""
+
+    def close(self, timeout: float | None = None) -> None:
+        """Nothing to release."""

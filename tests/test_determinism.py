@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+from projection import CollectingLog
 
 from mlmd_log.producer.api import Producer
 from mlmd_log.projector.engine import Projector
@@ -23,30 +24,10 @@ from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.settings import Settings
 
 
-class _Collect:
-    """An op log that keeps the encoded ops as log records."""
-
-    def __init__(self) -> None:
-        self.records: list[LogRecord] = []
-
-    def append(self, op_id: str, data: bytes, *, wait: bool = False) -> None:
-        self.records.append(LogRecord(len(self.records), 1_000 + len(self.records), None, data))
-
-    def lease(self, op_id: str, data: bytes) -> int:
-        self.append(op_id, data)
-        return len(self.records) - 1
-
-    def sync(self, timeout: float | None = None) -> None:
-        """Nothing to deliver."""
-
-    def close(self, timeout: float | None = None) -> None:
-        """Nothing to release."""
-
-
 def _log() -> list[LogRecord]:
     """Artifacts whose properties are set in shuffled orders, masked updates, and ops with two bad properties."""
     rng = random.Random(3)
-    log = _Collect()
+    log = CollectingLog()
     p = Producer(log, Settings(), clock_ms=lambda: 42)
     names = [f"p{i:02d}" for i in range(12)]
     t = mlmd.ArtifactType(name="Data")

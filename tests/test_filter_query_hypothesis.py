@@ -18,20 +18,15 @@ from typing import Any
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 from projection import empty_projection, insert_rows
 
 from mlmd_log.query import filter_ast as ast
 from mlmd_log.query.asof import version_filter
 from mlmd_log.query.filter_query import compile_filter, parse_filter
 
-try:
-    settings.get_profile("ci")
-except InvalidArgument:
-    settings.register_profile("ci", max_examples=50, deadline=None)
-PROFILE = settings(settings.get_profile("ci"), suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings.get_profile("ci")  # registered in conftest.py
 
 TYPE_ID = 10
 #: Property name -> the value column it is declared with (a generated row may use another one).

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 from projection import empty_projection, insert_rows
 
 from mlmd_log.query import listing
@@ -26,11 +25,7 @@ from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.reader import Reader
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
-try:
-    settings.get_profile("ci")
-except InvalidArgument:
-    settings.register_profile("ci", max_examples=50, deadline=None)
-PROFILE = settings(settings.get_profile("ci"), suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings.get_profile("ci")  # registered in conftest.py
 
 TYPE_ID = 10
 T0 = 1_767_225_600_000

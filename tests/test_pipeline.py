@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from projection import CollectingLog
 
 from mlmd_log.errors import StatusError
 from mlmd_log.producer.api import Producer
@@ -32,30 +33,10 @@ from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.settings import Settings
 
 
-class _Collect:
-    """An op log that keeps the encoded ops as log records (position = index)."""
-
-    def __init__(self) -> None:
-        self.records: list[LogRecord] = []
-
-    def append(self, op_id: str, data: bytes, *, wait: bool = False) -> None:
-        self.records.append(LogRecord(len(self.records), 1_000 + len(self.records), None, data))
-
-    def lease(self, op_id: str, data: bytes) -> int:
-        self.append(op_id, data)
-        return len(self.records) - 1
-
-    def sync(self, timeout: float | None = None) -> None:
-        """Nothing to deliver."""
-
-    def close(self, timeout: float | None = None) -> None:
-        """Nothing to release."""
-
-
 def _random_log(seed: int, steps: int = 400) -> list[LogRecord]:
     """Ops whose outcomes depend on what earlier ops wrote, often one or two records earlier."""
     rng = random.Random(seed)
-    log = _Collect()
+    log = CollectingLog()
     p = Producer(log, Settings(), clock_ms=lambda: 42)
     at = mlmd.ArtifactType(name="Data")
     at.properties["n"] = mlmd.INT
@@ -198,7 +179,7 @@ def test_pipelined_batches_equal_one_transaction_at_a_time(
 
 def _dependent_pairs() -> list[LogRecord]:
     """Ops each of whose outcome depends on the op just before it (one op per batch below)."""
-    log = _Collect()
+    log = CollectingLog()
     p = Producer(log, Settings(), clock_ms=lambda: 42)
     a_type = p.put_artifact_type(mlmd.ArtifactType(name="Data"))
     e_type = p.put_execution_type(mlmd.ExecutionType(name="Run"))
