@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -20,6 +20,7 @@ from mlmd_log.projector.ddl import migrate
 from mlmd_log.projector.decode import decode
 from mlmd_log.projector.gcpause import gc_paused
 from mlmd_log.projector.lookups import DuckLookups
+from mlmd_log.projector.opfilter import OpIdFilter, op_hashes
 from mlmd_log.projector.prefetch import prefetch
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.projector.state import BatchState, Memo
@@ -28,9 +29,11 @@ from mlmd_log.schemas.rows import NodeRow, TypeRow
 from mlmd_log.schemas.v1 import ops_pb2
 
 
-@dataclass(frozen=True, slots=True)
-class OpOutcome:
-    """What became of one record: applied, rejected (with the MLMD error) or a duplicate op_id."""
+class OpOutcome(NamedTuple):
+    """What became of one record: applied, rejected (with the MLMD error) or a duplicate op_id.
+
+    A named tuple (one per record; a frozen dataclass costs ~5x as much to build).
+    """
 
     position: int
     op_id: str | None
@@ -104,6 +107,8 @@ class Projector:
         self._memo: Memo | None = None
         #: The checkpoint as last committed by this projector (it is the file's only writer).
         self._checkpoint: Checkpoint | None = None
+        #: Every op id archived (a superset): read from the file at the first duplicate check, then kept.
+        self._op_filter: OpIdFilter | None = None
 
     def checkpoint(self, con: duckdb.DuckDBPyConnection | None = None) -> Checkpoint:
         """The last position applied (read from the file once, through ``con`` if given, then kept)."""
@@ -136,6 +141,7 @@ class Projector:
         self._types = None
         self._memo = None
         self._checkpoint = None
+        self._op_filter = None
 
     def apply(self, records: Sequence[LogRecord], *, fresh_op_ids: bool = False) -> BatchReport:
         """Apply ``records`` inside the caller's transaction; records at or before the checkpoint are skipped.
@@ -181,12 +187,9 @@ class Projector:
             return Prepared(report, plan, cp, 0, None)
         decoded = [decode(r.value) for r in records]
         op_ids = [d.op_id for d in decoded if isinstance(d, ops_pb2.Operation) and d.op_id]
-        if fresh_op_ids:
-            seen: set[str] = set()
-        else:
-            seen = self._known_op_ids(reader, op_ids, cp.position + 1)
-            for carry in carries:
-                seen |= carry.op_ids.intersection(op_ids)
+        seen = set() if fresh_op_ids else self._repeated_op_ids(reader, op_ids, cp.position + 1, carries)
+        if fresh_op_ids and self._op_filter is not None:
+            self._op_filter.add(op_hashes(op_ids))
         lookups = DuckLookups(reader)
         if self._types is None or self._memo is None:
             self._types = lookups.types()
@@ -244,6 +247,25 @@ class Projector:
                             row.in_db = True  # stored by the time a later batch's statements run
             kept = Carry(state.written, set(op_ids))
         return Prepared(report, plan, self._checkpoint, len(records), kept)
+
+    def _repeated_op_ids(
+        self, reader: duckdb.DuckDBPyConnection, op_ids: list[str], archived: int, carries: Sequence[Carry]
+    ) -> set[str]:
+        """Which of ``op_ids`` the archive or the batches in flight hold; the ids go into the op-id filter.
+
+        Only the ids the filter cannot rule out are looked up in the archive (see :mod:`.opfilter`).
+        """
+        if not op_ids:
+            return set()
+        if self._op_filter is None:
+            self._op_filter = OpIdFilter.load(reader)
+        hashes = op_hashes(op_ids)
+        candidates = [op_id for op_id, maybe in zip(op_ids, self._op_filter.may_contain(hashes), strict=True) if maybe]
+        seen = self._known_op_ids(reader, candidates, archived)
+        self._op_filter.add(hashes)
+        for carry in carries:
+            seen |= carry.op_ids.intersection(op_ids)
+        return seen
 
     def _known_op_ids(self, con: duckdb.DuckDBPyConnection, op_ids: list[str], archived: int) -> set[str]:
         """Which of ``op_ids`` the archive (about ``archived`` rows) holds already: one query either way.

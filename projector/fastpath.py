@@ -49,17 +49,6 @@ def _declared_fields(node_type: TypeRow) -> dict[str, str]:
     return fields
 
 
-def _props(declared: dict[str, str], values: Any) -> dict[str, PropValue] | None:
-    """``properties`` as stored, or None when one is undeclared, of another type, or not a plain scalar."""
-    out: dict[str, PropValue] = {}
-    for name, value in values.items():
-        which = value.WhichOneof("value")
-        if declared.get(name, "") != which:  # undeclared, another type, unset, struct or proto: decline
-            return None
-        out[name] = (which, getattr(value, which))
-    return out
-
-
 def insert_new_nodes(
     state: BatchState, kind: str, msgs: Sequence[Any], assigned: Sequence[int], position: int, time_ms: int
 ) -> bool:
@@ -75,14 +64,19 @@ def insert_new_nodes(
     is_artifact = kind == "artifact"
     rows: list[NodeRow] = []
     keys: set[Any] | None = None  # names and external ids claimed by earlier messages of this op
+    # The messages of an op mostly share one type: its row and field map are looked up when the type changes.
+    last_type_id: int | None = None
+    declared: dict[str, str] = {}
     # Assigned ids beyond the messages are ignored, as on the general path.
     for msg, node_id in zip(msgs, assigned, strict=False):
         if msg.HasField("id") or not msg.HasField("type_id") or stored.get(node_id, False) is not None:
             return False  # an update, a missing type id, or an id not proven unused: the general path
         type_id = msg.type_id
-        node_type = types.get(type_id)
-        if node_type is None or node_type.kind != kind:
-            return False
+        if type_id != last_type_id:
+            node_type = types.get(type_id)
+            if node_type is None or node_type.kind != kind:
+                return False
+            declared, last_type_id = _declared_fields(node_type), type_id
         name = external_id = None
         if msg.HasField("name"):
             name = msg.name
@@ -99,11 +93,17 @@ def insert_new_nodes(
             if caches[ext_cache].data.get(external_id, False) is not None or external_id in keys:
                 return False
             keys.add(external_id)
+        props: dict[str, PropValue] = {}
         values = msg.properties
-        props = _props(_declared_fields(node_type), values) if values else {}
+        for prop in values:  # keys, then a lookup: a protobuf map's items() runs a Python generator
+            value = values[prop]
+            which = value.WhichOneof("value")
+            if declared.get(prop, "") != which:  # undeclared, another type, unset, struct or proto: decline
+                return False
+            props[prop] = (which, getattr(value, which))
         values = msg.custom_properties
         custom = scalar_props(values) if values else {}
-        if props is None or custom is None:
+        if custom is None:
             return False
         rows.append(NodeRow(
             kind, node_id, type_id, name, external_id,

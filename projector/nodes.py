@@ -41,7 +41,7 @@ def find_type(tx: OpTx, kind: str, type_id: int) -> TypeRow:
 
 
 def _props(values: Any) -> dict[str, PropValue | None]:
-    return {name: prop_value(value) for name, value in values.items()}
+    return {name: prop_value(values[name]) for name in values}  # not items(): see rows.scalar_props
 
 
 def _validate_props(node_type: TypeRow, props: dict[str, PropValue | None], msg: Any) -> None:

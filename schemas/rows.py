@@ -49,7 +49,8 @@ def scalar_props(values: Any) -> dict[str, PropValue] | None:
     """A property map as the property tables hold it, when every value is a plain scalar; else None (an unset
     value, a struct or a proto value: callers take their general path then)."""
     out: dict[str, PropValue] = {}
-    for name, value in values.items():
+    for name in values:  # keys, then a lookup: a protobuf map's items() runs a Python generator (~40% slower)
+        value = values[name]
         which = value.WhichOneof("value")
         if which not in SCALAR_FIELDS:
             return None
