@@ -50,7 +50,7 @@ class PhaseTimer:
         ("poll", "mlmd_log.projector.transport:KafkaLogReader", "poll_batch"),
         ("prepare (Python: decide outcomes, build rows)", "mlmd_log.projector.engine:Projector", "prepare"),
         ("  decode", "mlmd_log.projector.engine", "decode"),
-        ("  duplicate check (op archive)", "mlmd_log.projector.engine:Projector", "_known_op_ids"),
+        ("  duplicate check (op-id filter + archive)", "mlmd_log.projector.engine:Projector", "_repeated_op_ids"),
         ("  prefetch", "mlmd_log.projector.engine", "prefetch"),
         ("  apply ops (Python, per op)", "mlmd_log.projector.engine", "apply_in_tx"),
         ("  plan rows (Arrow tables)", "mlmd_log.projector.engine", "plan_output"),
