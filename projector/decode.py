@@ -28,6 +28,9 @@ def decode(value: bytes) -> ops_pb2.Operation | StatusError:
         op = ops_pb2.Operation.FromString(value)
     except (DecodeError, RuntimeError, ValueError) as err:
         return DataLossError(f"undecodable op ({len(value)} bytes): {err}")
+    bad = _not_text(op)
+    if bad is not None:
+        return DataLossError(f"undecodable op ({len(value)} bytes): {bad} is not valid UTF-8")
     version = op.schema_version if op.HasField("schema_version") else OP_SCHEMA_VERSION
     if version > OP_SCHEMA_VERSION:
         return FailedPreconditionError(
@@ -43,3 +46,19 @@ def decode(value: bytes) -> ops_pb2.Operation | StatusError:
     if op.WhichOneof("payload") is None:
         return InvalidArgumentError(f"op {op.op_id!r} has no payload (an unknown op kind from a newer producer?)")
     return op
+
+
+#: The envelope's text fields, which the archive stores as text. (``string`` fields of a proto2 message that hold
+#: invalid UTF-8 come out of the parser as ``bytes``.)
+_PRODUCER_TEXT: Final = ("team", "service", "host", "user", "client_version", "session_id")
+
+
+def _not_text(op: ops_pb2.Operation) -> str | None:
+    """The first envelope field that holds bytes that are not UTF-8 text, if any."""
+    if not isinstance(op.op_id, str):
+        return "op_id"
+    producer = op.producer
+    for name in _PRODUCER_TEXT:
+        if not isinstance(getattr(producer, name), str):
+            return f"producer.{name}"
+    return None

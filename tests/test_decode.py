@@ -47,3 +47,17 @@ def test_an_older_op_without_upcaster_and_a_future_op_are_rejected() -> None:
 def test_garbage_and_payloadless_bytes_are_rejected_not_raised(data: bytes) -> None:
     result = decoding.decode(data)
     assert isinstance(result, errors.DataLossError | errors.InvalidArgumentError)
+
+
+@pytest.mark.parametrize("field", ["op_id", "producer.team", "producer.session_id"])
+def test_an_envelope_text_field_that_is_not_utf8_is_rejected(field: str) -> None:
+    op = ops_pb2.Operation(op_id="x")
+    op.put_artifact_type.artifact_type.name = "T"
+    if field == "op_id":
+        op.op_id = "MARK"
+    else:
+        setattr(op.producer, field.split(".")[1], "MARK")
+    data = op.SerializeToString().replace(b"MARK", b"\xff\xfeok")  # a proto2 string that is not UTF-8
+    got = decoding.decode(data)
+    assert isinstance(got, errors.DataLossError)
+    assert got.message.endswith(f"{field} is not valid UTF-8")
