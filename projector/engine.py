@@ -32,7 +32,7 @@ from mlmd_log.schemas.v1 import ops_pb2
 class OpOutcome(NamedTuple):
     """What became of one record: applied, rejected (with the MLMD error) or a duplicate op_id.
 
-    A named tuple (one per record; a frozen dataclass costs ~5x as much to build).
+    A named tuple (one per record; a frozen dataclass costs ~4x as much to build).
     """
 
     position: int
