@@ -187,9 +187,7 @@ class Projector:
             return Prepared(report, plan, cp, 0, None)
         decoded = [decode(r.value) for r in records]
         op_ids = [d.op_id for d in decoded if isinstance(d, ops_pb2.Operation) and d.op_id]
-        seen = set() if fresh_op_ids else self._repeated_op_ids(reader, op_ids, cp.position + 1, carries)
-        if fresh_op_ids and self._op_filter is not None:
-            self._op_filter.add(op_hashes(op_ids))
+        seen = self._repeated_op_ids(reader, op_ids, cp.position + 1, carries, check=not fresh_op_ids)
         lookups = DuckLookups(reader)
         if self._types is None or self._memo is None:
             self._types = lookups.types()
@@ -249,13 +247,24 @@ class Projector:
         return Prepared(report, plan, self._checkpoint, len(records), kept)
 
     def _repeated_op_ids(
-        self, reader: duckdb.DuckDBPyConnection, op_ids: list[str], archived: int, carries: Sequence[Carry]
+        self,
+        reader: duckdb.DuckDBPyConnection,
+        op_ids: list[str],
+        archived: int,
+        carries: Sequence[Carry],
+        *,
+        check: bool,
     ) -> set[str]:
         """Which of ``op_ids`` the archive or the batches in flight hold; the ids go into the op-id filter.
 
         Only the ids the filter cannot rule out are looked up in the archive (see :mod:`.opfilter`).
+        Without ``check`` (ids known to be new) none is looked up, but a loaded filter still takes them.
         """
         if not op_ids:
+            return set()
+        if not check:
+            if self._op_filter is not None:
+                self._op_filter.add(op_hashes(op_ids))
             return set()
         if self._op_filter is None:
             self._op_filter = OpIdFilter.load(reader)

@@ -26,8 +26,8 @@ from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
 
 
-def _chunks(records: list[LogRecord], max_bytes: int) -> list[list[LogRecord]]:
-    """Split a poll into transactions of at most ``max_bytes`` of ops (at least one op each)."""
+def split_by_bytes(records: list[LogRecord], max_bytes: int) -> list[list[LogRecord]]:
+    """Split polled records into transactions of at most ``max_bytes`` of ops (at least one op each)."""
     out: list[list[LogRecord]] = []
     current: list[LogRecord] = []
     size = 0
@@ -104,7 +104,7 @@ class ProjectorLoop:
         # The step's report keeps outcomes and counts only: each transaction's rows go to the listeners and
         # are let go, so memory stays bounded by one transaction whatever the backlog.
         report = BatchReport()
-        for chunk in _chunks(records, self.settings.batch_max_bytes):
+        for chunk in split_by_bytes(records, self.settings.batch_max_bytes):
             with gc_paused():  # until the transaction's report is let go (see gcpause)
                 done = self.projector.project(chunk)
                 report.outcomes.extend(done.outcomes)
@@ -144,7 +144,7 @@ class ProjectorLoop:
                         on_batch(None)
                     continue
                 report = BatchReport()
-                for chunk in _chunks(records, self.settings.batch_max_bytes):
+                for chunk in split_by_bytes(records, self.settings.batch_max_bytes):
                     done = pipeline.submit(chunk)
                     report.outcomes.extend(done.outcomes)
                     report.rows += done.rows

@@ -30,7 +30,7 @@ import duckdb
 from mlmd_log.errors import DeadlineExceededError, OutOfRangeError
 from mlmd_log.projector.engine import Prepared, Projector
 from mlmd_log.projector.logtable import read_records
-from mlmd_log.projector.loop import LogSource
+from mlmd_log.projector.loop import LogSource, split_by_bytes
 from mlmd_log.projector.pipeline import Pipeline
 from mlmd_log.projector.records import LogRecord
 
@@ -79,18 +79,6 @@ class ArchiveSource:
 
     def close(self) -> None:
         """The connection belongs to the caller."""
-
-
-def _chunks(records: list[LogRecord], max_bytes: int) -> list[list[LogRecord]]:
-    out: list[list[LogRecord]] = [[]]
-    size = 0
-    for record in records:
-        if out[-1] and size + len(record.value) > max_bytes:
-            out.append([])
-            size = 0
-        out[-1].append(record)
-        size += len(record.value)
-    return [c for c in out if c]
 
 
 def replay(
@@ -147,7 +135,7 @@ def replay(
                 late = next((i for i, r in enumerate(keep) if r.timestamp_ms > up_to_time_ms), None)
                 if late is not None:  # the time is passed: nothing from this record on is applied
                     keep, finished = keep[:late], True
-            for chunk in _chunks(keep, batch_bytes):
+            for chunk in split_by_bytes(keep, batch_bytes):
                 pipeline.submit(chunk)
                 last = chunk[-1].offset
             finished = finished or records[-1].offset >= stop
