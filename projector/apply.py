@@ -83,6 +83,11 @@ def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) 
 
 def put_event(tx: OpTx, event: Any, time_ms: int) -> None:
     check_event(event)
+    if event.HasField("path") and not all(isinstance(step.key, str) for step in event.path.steps):
+        # A step key that is not UTF-8 (a proto2 string handed over as bytes) would be stored unnoticed
+        # inside the serialized path: fail like text meeting an Arrow column, so the batch is prepared again
+        # with every string checked and the op is rejected as undecodable (Projector.prepare).
+        raise TypeError("an event path step key is not text")
     artifact_id = resolve(tx, "artifact", event.artifact_id)
     execution_id = resolve(tx, "execution", event.execution_id)
     if tx.get("node:artifact", artifact_id) is None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from mlmd_log.errors import DataLossError, FailedPreconditionError, InvalidArgumentError, StatusError
 from mlmd_log.schemas.v1 import ops_pb2
@@ -22,13 +23,18 @@ OP_SCHEMA_VERSION: Final = 1
 UPCASTERS: dict[int, Callable[[ops_pb2.Operation], ops_pb2.Operation]] = {}
 
 
-def decode(value: bytes) -> ops_pb2.Operation | StatusError:
-    """The op in ``value`` upcast to :data:`OP_SCHEMA_VERSION`, or the error that rejects it."""
+def decode(value: bytes, *, strict: bool = False) -> ops_pb2.Operation | StatusError:
+    """The op in ``value`` upcast to :data:`OP_SCHEMA_VERSION`, or the error that rejects it.
+
+    Only the envelope's text fields are checked for UTF-8 unless ``strict``, which checks every string
+    field of the payload too (a walk of the whole message: the projector runs it only on a batch that
+    failed on such a field, see :meth:`~mlmd_log.projector.engine.Projector.prepare`).
+    """
     try:
         op = ops_pb2.Operation.FromString(value)
     except (DecodeError, RuntimeError, ValueError) as err:
         return DataLossError(f"undecodable op ({len(value)} bytes): {err}")
-    bad = _not_text(op)
+    bad = _not_text(op) or (first_non_text(op) if strict else None)
     if bad is not None:
         return DataLossError(f"undecodable op ({len(value)} bytes): {bad} is not valid UTF-8")
     version = op.schema_version if op.HasField("schema_version") else OP_SCHEMA_VERSION
@@ -61,4 +67,37 @@ def _not_text(op: ops_pb2.Operation) -> str | None:
     for name in _PRODUCER_TEXT:
         if not isinstance(getattr(producer, name), str):
             return f"producer.{name}"
+    return None
+
+
+def first_non_text(msg: Message, prefix: str = "") -> str | None:
+    """The path of the first string field (or string map key) anywhere in ``msg`` that holds non-UTF-8 bytes.
+
+    proto2 ``string`` fields (all of MLMD's messages) are not validated by the parser: such a field comes
+    out as ``bytes`` and would fail only where it meets text (an Arrow string column, a ``str.join``).
+    """
+    for field, value in msg.ListFields():
+        path = prefix + field.name
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            key_field, value_field = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+            for key in value:
+                if key_field.type == FieldDescriptor.TYPE_STRING and not isinstance(key, str):
+                    return f"{path} key"
+                item = value[key]
+                if value_field.type == FieldDescriptor.TYPE_STRING and not isinstance(item, str):
+                    return f"{path}[{key!r}]"
+                if value_field.type == FieldDescriptor.TYPE_MESSAGE:
+                    bad = first_non_text(item, f"{path}[{key!r}].")
+                    if bad is not None:
+                        return bad
+            continue
+        items = value if field.is_repeated else (value,)
+        for i, item in enumerate(items):
+            where = f"{path}[{i}]" if field.is_repeated else path
+            if field.type == FieldDescriptor.TYPE_STRING and not isinstance(item, str):
+                return where
+            if field.type in (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_GROUP):
+                bad = first_non_text(item, where + ".")
+                if bad is not None:
+                    return bad
     return None

@@ -169,7 +169,18 @@ class Projector:
         wrote that ``reader`` may not see yet, oldest first; ``keep`` asks for this batch's carry in the result.
         """
         with gc_paused():
-            return self._prepare(records, fresh_op_ids, reader or self.con, carries, keep)
+            types = dict(self._types) if self._types is not None else None
+            try:
+                return self._prepare(records, fresh_op_ids, reader or self.con, carries, keep, strict=False)
+            except (TypeError, ValueError):
+                # A proto2 string field that holds bytes that are not UTF-8 (the parser hands it over as
+                # ``bytes``) fails only where it meets text: an Arrow string column, a join. Walking every
+                # string of every op up front would cost the common batch ~1 us per node, so the batch is
+                # prepared again with that walk, which rejects such ops as undecodable. If no op holds such
+                # a field, the retry raises the same error: nothing is masked. Apply changed nothing kept
+                # but the type cache (restored here) and the op-id filter (a superset by design).
+                self._types = types
+                return self._prepare(records, fresh_op_ids, reader or self.con, carries, keep, strict=True)
 
     def _prepare(
         self,
@@ -178,6 +189,8 @@ class Projector:
         reader: duckdb.DuckDBPyConnection,
         carries: Sequence[Carry],
         keep: bool,
+        *,
+        strict: bool,
     ) -> Prepared:
         cp = self.checkpoint(reader)
         records = [r for r in records if r.offset > cp.position]
@@ -185,7 +198,7 @@ class Projector:
         plan = WritePlan()
         if not records:
             return Prepared(report, plan, cp, 0, None)
-        decoded = [decode(r.value) for r in records]
+        decoded = [decode(r.value, strict=strict) for r in records]
         op_ids = [d.op_id for d in decoded if isinstance(d, ops_pb2.Operation) and d.op_id]
         seen = self._repeated_op_ids(reader, op_ids, cp.position + 1, carries, check=not fresh_op_ids)
         lookups = DuckLookups(reader)
