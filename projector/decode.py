@@ -26,15 +26,18 @@ UPCASTERS: dict[int, Callable[[ops_pb2.Operation], ops_pb2.Operation]] = {}
 def decode(value: bytes, *, strict: bool = False) -> ops_pb2.Operation | StatusError:
     """The op in ``value`` upcast to :data:`OP_SCHEMA_VERSION`, or the error that rejects it.
 
-    Only the envelope's text fields are checked for UTF-8 unless ``strict``, which checks every string
-    field of the payload too (a walk of the whole message: the projector runs it only on a batch that
-    failed on such a field, see :meth:`~mlmd_log.projector.engine.Projector.prepare`).
+    Only ``op_id`` (a key of the projector's own sets and hashes) is checked for UTF-8 unless ``strict``,
+    which checks every other string field too, the producer identity included (a walk of the whole
+    message: the projector runs it only on a batch that failed where such a field met text, see
+    :meth:`~mlmd_log.projector.engine.Projector.prepare`).
     """
     try:
         op = ops_pb2.Operation.FromString(value)
     except (DecodeError, RuntimeError, ValueError) as err:
         return DataLossError(f"undecodable op ({len(value)} bytes): {err}")
-    bad = _not_text(op) or (first_non_text(op) if strict else None)
+    if not isinstance(op.op_id, str):
+        return DataLossError(f"undecodable op ({len(value)} bytes): op_id is not valid UTF-8")
+    bad = first_non_text(op) if strict else None
     if bad is not None:
         return DataLossError(f"undecodable op ({len(value)} bytes): {bad} is not valid UTF-8")
     version = op.schema_version if op.HasField("schema_version") else OP_SCHEMA_VERSION
@@ -52,22 +55,6 @@ def decode(value: bytes, *, strict: bool = False) -> ops_pb2.Operation | StatusE
     if op.WhichOneof("payload") is None:
         return InvalidArgumentError(f"op {op.op_id!r} has no payload (an unknown op kind from a newer producer?)")
     return op
-
-
-#: The envelope's text fields, which the archive stores as text. (``string`` fields of a proto2 message that hold
-#: invalid UTF-8 come out of the parser as ``bytes``.)
-_PRODUCER_TEXT: Final = ("team", "service", "host", "user", "client_version", "session_id")
-
-
-def _not_text(op: ops_pb2.Operation) -> str | None:
-    """The first envelope field that holds bytes that are not UTF-8 text, if any."""
-    if not isinstance(op.op_id, str):
-        return "op_id"
-    producer = op.producer
-    for name in _PRODUCER_TEXT:
-        if not isinstance(getattr(producer, name), str):
-            return f"producer.{name}"
-    return None
 
 
 def first_non_text(msg: Message, prefix: str = "") -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from mlmd_log.errors import StatusError
@@ -53,18 +54,31 @@ class Checkpoint:
 class BatchReport:
     outcomes: list[OpOutcome] = field(default_factory=list)
     rows: int = 0
-    #: Node ids whose current version changed (or that became aliases), by kind: for read caches.
-    changed: dict[str, set[int]] = field(default_factory=dict)
     #: True when the batch created id aliases (read caches of the alias map must reload).
     aliases: bool = False
     #: True when the batch registered or changed types (read caches of types must reload).
     types: bool = False
-    #: The current version of every node the batch wrote, by kind: read caches store them as they are.
-    current: dict[str, list[NodeRow]] = field(default_factory=dict)
+    #: The node versions the batch wrote, by kind, and its id aliases (kind, alias id, canonical id, position):
+    #: :attr:`changed` and :attr:`current` are computed from them when a read cache asks (replay never does).
+    versions: dict[str, list[NodeRow]] = field(default_factory=dict)
+    alias_rows: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     @property
     def rejected(self) -> list[OpOutcome]:
         return [o for o in self.outcomes if o.error is not None]
+
+    @property
+    def changed(self) -> dict[str, set[int]]:
+        """Node ids whose current version changed (or that became aliases), by kind: for read caches."""
+        changed = {kind: {r.id for r in rows} for kind, rows in self.versions.items()}
+        for kind, alias_id, _, _ in self.alias_rows:
+            changed.setdefault(kind, set()).add(alias_id)
+        return changed
+
+    @property
+    def current(self) -> dict[str, list[NodeRow]]:
+        """The current version of every node the batch wrote, by kind: read caches store them as they are."""
+        return {kind: [r for r in rows if r.valid_to is None] for kind, rows in self.versions.items()}
 
 
 @dataclass(slots=True)
@@ -215,7 +229,8 @@ class Projector:
         outcomes = report.outcomes
         for record, op in zip(records, decoded, strict=True):
             position, record_time = record.offset, record.timestamp_ms
-            max_time = max(max_time, record_time)
+            if record_time > max_time:
+                max_time = record_time
             if isinstance(op, StatusError):
                 outcome = OpOutcome(position, None, None, op)
             else:
@@ -237,11 +252,7 @@ class Projector:
         out = state.out
         plan_output(plan, out)
         self._memo.note(out)
-        for kind, rows in out.versions.items():
-            report.changed.setdefault(kind, set()).update(r.id for r in rows)
-            report.current[kind] = [r for r in rows if r.valid_to is None]
-        for kind, alias_id, _, _ in out.aliases:
-            report.changed.setdefault(kind, set()).add(alias_id)
+        report.versions, report.alias_rows = out.versions, out.aliases
         report.aliases = bool(out.aliases)
         report.types = bool(out.type_versions)
         for written in out.type_versions:
@@ -282,7 +293,7 @@ class Projector:
         if self._op_filter is None:
             self._op_filter = OpIdFilter.load(reader)
         hashes = op_hashes(op_ids)
-        candidates = [op_id for op_id, maybe in zip(op_ids, self._op_filter.may_contain(hashes), strict=True) if maybe]
+        candidates = [op_ids[i] for i in np.flatnonzero(self._op_filter.may_contain(hashes)).tolist()]
         seen = self._known_op_ids(reader, candidates, archived)
         self._op_filter.add(hashes)
         for carry in carries:

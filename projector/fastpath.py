@@ -132,7 +132,8 @@ def insert_new_nodes(
             msg.uri = row.uri
         row.proto = msg.SerializeToString(deterministic=True)
         stored[node_id] = w_nodes[node_id] = row
-        fresh[(kind, node_id)] = w_fresh[(kind, node_id)] = True
+        key = (kind, node_id)
+        fresh[key] = w_fresh[key] = True
         versions.append(row)
         if keys:
             if row.name is not None:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.schemas.rows import NodeRow, TypeRow
 
@@ -61,11 +63,18 @@ class Memo:
     def note(self, out: BatchOutput) -> None:
         """Fold a committed batch in."""
         for kind, rows in out.versions.items():
+            if not rows:
+                continue
             marks = self.high_water.setdefault(kind, {})
-            for row in rows:
-                block = (row.id - 1) // ID_BLOCK_SIZE
-                if row.id > marks.get(block, 0):
-                    marks[block] = row.id
+            # The largest id per lease block, in numpy: a Python loop cost ~0.5 us per row of every batch.
+            ids = np.array([row.id for row in rows], dtype=np.int64)
+            blocks = (ids - 1) // ID_BLOCK_SIZE
+            order = np.argsort(blocks, kind="stable")
+            ids, blocks = ids[order], blocks[order]
+            starts = np.flatnonzero(np.concatenate(([True], blocks[1:] != blocks[:-1])))
+            for block, top in zip(blocks[starts].tolist(), np.maximum.reduceat(ids, starts).tolist(), strict=True):
+                if top > marks.get(block, 0):
+                    marks[block] = top
         for kind, alias_id, canonical, _ in out.aliases:
             self.aliases.setdefault(kind, {})[alias_id] = canonical
 

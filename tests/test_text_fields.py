@@ -25,6 +25,7 @@ from mlmd_log.projector.records import LogRecord
 from mlmd_log.projector.verify import differing_tables
 from mlmd_log.projector.writer import WritePlan
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
+from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
 
 #: Written by the bad op's producer in the field under test; replaced in the record by bytes that are not UTF-8.
@@ -65,6 +66,7 @@ def _bad_ops() -> dict[str, tuple[Callable[[Producer, int], object], str]]:
             "put_artifact_type.artifact_type.properties key",
         ),
         "event path": (event, "put_events.events[0].path.steps[0].key"),
+        "producer": (lambda p, t: p.put_artifacts([mlmd.Artifact(type_id=t, uri="x")]), "producer.team"),
     }
 
 
@@ -77,6 +79,11 @@ def _log(case: str) -> tuple[list[LogRecord], int]:
     data = p.put_artifact_type(at)
     fresh = p.put_artifact_type(mlmd.ArtifactType(name="Fresh"))  # registered in the batch that fails first
     _bad_ops()[case][0](p, data)
+    if case == "producer":  # the producer identity of the op just written
+        op = ops_pb2.Operation.FromString(log.records[-1].value)
+        op.producer.team = MARK
+        last = log.records[-1]
+        log.records[-1] = LogRecord(last.offset, last.timestamp_ms, last.key, op.SerializeToString())
     p.put_artifacts([mlmd.Artifact(type_id=fresh, uri="after"), mlmd.Artifact(type_id=data, name="kept")])
     records = list(log.records)
     (bad,) = [i for i, r in enumerate(records) if MARK.encode() in r.value]
@@ -109,7 +116,7 @@ def test_a_string_field_that_is_not_utf8_rejects_its_op_alone(case: str) -> None
     _check(con, records, bad, _bad_ops()[case][1])
 
 
-@pytest.mark.parametrize("case", ["uri", "type name", "event path"])
+@pytest.mark.parametrize("case", ["uri", "type name", "event path", "producer"])
 def test_pipelined_batches_reject_it_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     records, bad = _log(case)
     original = WritePlan.run
