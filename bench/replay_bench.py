@@ -57,6 +57,8 @@ from common import (
 from mlmd_reference import BACKEND_NAMES, BACKENDS, add_reference_args, figure, reference_from_args
 from reads import CollectingLog, producer_over
 
+from mlmd_log.projector.replay import ROW_GROUP_SIZE as REPLAY_ROW_GROUP_SIZE
+
 CHUNK_OPS = 100_000
 TX_MAX_OPS = 2_000
 TX_MAX_BYTES = 4 * 1024 * 1024
@@ -115,17 +117,21 @@ def build_source(path: Path, n_ops: int, per_op: int) -> dict[str, Any]:
             "project_records_per_s": round(done_pos / proj_s), "bytes": path.stat().st_size}
 
 
-def replay_worker(source: str, target: str, profile: str | None, up_to: int | None) -> None:
-    """(In a fresh process) replay ``source``'s archive into ``target``; print JSON timings on stdout."""
+def replay_worker(source: str, target: str, profile: str | None, up_to: int | None, row_group_size: int) -> None:
+    """(In a fresh process) replay ``source``'s archive into ``target``; print JSON timings on stdout.
+
+    ``target`` is opened as ``mlmd-log replay`` opens it (``row_group_size`` 0: DuckDB's default row groups).
+    """
     import cProfile
 
     import duckdb
 
     from mlmd_log.projector.replay import replay_archive
+    from mlmd_log.store import open_duckdb
 
     t0 = time.perf_counter()
     src = duckdb.connect(source, read_only=True)
-    dst = duckdb.connect(target)
+    dst = open_duckdb(target, row_group_size=row_group_size or None)
     startup = time.perf_counter() - t0
     print("READY", flush=True)
     prof = cProfile.Profile() if profile else None
@@ -168,8 +174,11 @@ class RssSampler:
         self._thread.join()
 
 
-def run_replay(source: Path, target: Path, profile: Path | None = None, up_to: int | None = None) -> dict[str, Any]:
-    cmd = [sys.executable, str(BENCH_DIR / "replay_bench.py"), "--replay-worker", str(source), str(target)]
+def run_replay(
+    source: Path, target: Path, profile: Path | None = None, up_to: int | None = None, row_group_size: int = 0
+) -> dict[str, Any]:
+    cmd = [sys.executable, str(BENCH_DIR / "replay_bench.py"), "--replay-worker", str(source), str(target),
+           "--row-group-size", str(row_group_size)]
     if profile:
         cmd += ["--worker-profile", str(profile)]
     if up_to is not None:
@@ -240,16 +249,20 @@ def main() -> None:
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--source", type=Path, default=None, help="reuse a source file built earlier (same --ops)")
     p.add_argument("--name", default=None)
+    p.add_argument("--row-group-size", type=int, default=REPLAY_ROW_GROUP_SIZE,
+                   help=f"row groups of the replayed file (default {REPLAY_ROW_GROUP_SIZE:,}, as `mlmd-log replay`; "
+                        "0: DuckDB's default, 122,880)")
     args = p.parse_args()
     if args.replay_worker:
-        replay_worker(*args.replay_worker, args.worker_profile, args.up_to)
+        replay_worker(*args.replay_worker, args.worker_profile, args.up_to, args.row_group_size)
         return
     mach = machine()
     ref = reference_from_args(args)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlmd_replay_"))
     workdir.mkdir(parents=True, exist_ok=True)
     res: dict[str, Any] = {"benchmark": "replay", "machine": mach, "reference": ref,
-                           "settings": {"ops": args.ops, "artifacts_per_op": args.artifacts_per_op}}
+                           "settings": {"ops": args.ops, "artifacts_per_op": args.artifacts_per_op,
+                                        "row_group_size": args.row_group_size}}
     try:
         source = args.source or workdir / "source.duckdb"
         if args.source is None:
@@ -259,7 +272,7 @@ def main() -> None:
         target = workdir / "replayed.duckdb"
         target.unlink(missing_ok=True)
         log("replaying ...")
-        res["replay"] = run_replay(source, target)
+        res["replay"] = run_replay(source, target, row_group_size=args.row_group_size)
         rp = res["replay"]
         log(f"replay: {rp['records']:,} records in {rp['seconds']:.1f} s, peak RSS {rp['rss_peak_mb']} MB")
         res["check"] = compare(source, target)
@@ -267,7 +280,7 @@ def main() -> None:
             ptarget = workdir / "profiled.duckdb"
             stats = workdir / "replay.prof"
             up_to = min(100_000, rp["records"]) - 1
-            prof_run = run_replay(source, ptarget, stats, up_to=up_to)
+            prof_run = run_replay(source, ptarget, stats, up_to=up_to, row_group_size=args.row_group_size)
             cum, own = profile_rows(stats, "cumulative", 35), profile_rows(stats, "tottime", 25)
             text = RESULTS_DIR / "replay_profile.txt"
             write_profile_text(text, f"replay_archive of the first {up_to + 1:,} records under cProfile: "

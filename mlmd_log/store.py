@@ -16,6 +16,7 @@ import duckdb
 from mlmd_log.embedded import EmbeddedLog
 from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, NotFoundError, UnimplementedError
 from mlmd_log.producer.api import Producer
+from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import BatchReport
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.reader import Reader
@@ -23,21 +24,30 @@ from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
 
-def open_duckdb(path: str, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+def open_duckdb(
+    path: str, settings: Settings | None = None, *, row_group_size: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open (creating) the DuckDB file at ``path``, translating a held lock into a typed, explained error.
 
     DuckDB's memory is capped at ``settings.db_memory_mb`` (``settings`` default: read from the environment).
+    ``row_group_size``: write the file's new row groups at that size (:mod:`~mlmd_log.projector.catalog`;
+    replay uses it); its cursors must then come from :func:`mlmd_log.projector.catalog.cursor`.
     """
     if path != ":memory:":
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, exist_ok=True)
-    return _connect(path, read_only=False, settings=settings)
+    return _connect(path, read_only=False, settings=settings, row_group_size=row_group_size)
 
 
-def _connect(path: str, *, read_only: bool, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: str, *, read_only: bool, settings: Settings | None = None, row_group_size: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """The one place DuckDB files are opened: a held lock becomes a typed, explained error."""
     try:
-        con = duckdb.connect(path, read_only=read_only)
+        if row_group_size is None or path == ":memory:":
+            con = duckdb.connect(path, read_only=read_only)
+        else:
+            con = catalog.attach(path, read_only=read_only, row_group_size=row_group_size)
     except duckdb.IOException as err:
         if "lock" in str(err).lower():
             raise DatabaseLockedError(

@@ -229,8 +229,7 @@ class Projector:
         outcomes = report.outcomes
         for record, op in zip(records, decoded, strict=True):
             position, record_time = record.offset, record.timestamp_ms
-            if record_time > max_time:
-                max_time = record_time
+            max_time = max(max_time, record_time)
             if isinstance(op, StatusError):
                 outcome = OpOutcome(position, None, None, op)
             else:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final
 
+from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import BatchReport, Carry, Prepared, Projector
 from mlmd_log.projector.records import LogRecord
 
@@ -71,7 +72,7 @@ class Pipeline:
         self.projector = projector
         self.on_stored = on_stored
         self.depth = depth
-        self._reader = projector.con.cursor()
+        self._reader = catalog.cursor(projector.con)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlmd-log-writer")
         #: Batches handed to the writer and not yet known committed, oldest first, with their carries.
         self._pending: deque[tuple[Future[None], Carry]] = deque()

@@ -187,3 +187,31 @@ def test_an_archive_with_gaps_in_its_positions_is_read_whole_and_in_order() -> N
         seen += [r.offset for r in batch]
         assert all(r.value == b"op%d" % r.offset and r.timestamp_ms == 1_000 + r.offset for r in batch)
     assert seen == [p for p in positions if p >= 3]
+
+
+def test_a_replayed_file_has_small_row_groups_and_opens_like_any_projection(tmp_path: Path) -> None:
+    """`mlmd-log replay` writes row groups of ROW_GROUP_SIZE rows (its bulk checkpoints stay cheap); the
+    file it leaves is a plain projection: equal to the live one, readable by a plain connection."""
+    from mlmd_log.projector.replay import ROW_GROUP_SIZE
+
+    live = tmp_path / "live.duckdb"
+    with mlmd_log.connect(f"duckdb:///{live}") as store:
+        type_id = store.put_artifact_type(mlmd.ArtifactType(name="Data"))
+        for start in range(0, 40_000, 1_000):
+            store.put_artifacts([mlmd.Artifact(type_id=type_id, uri=f"u{i}") for i in range(start, start + 1_000)])
+    new = tmp_path / "new.duckdb"
+    assert main(["replay", "--db", str(live), "--to", str(new), "--verify"]) == 0
+    con = duckdb.connect(str(new), read_only=True)
+    try:
+        sizes = [n for (n,) in con.execute(
+            "SELECT sum(count) FROM pragma_storage_info('artifact_versions') WHERE column_name = 'id' AND segment_type <> 'VALIDITY' "
+            "GROUP BY row_group_id"
+        ).fetchall()]
+        assert sum(sizes) == 40_000 and len(sizes) >= 40_000 // ROW_GROUP_SIZE and max(sizes) <= ROW_GROUP_SIZE
+    finally:
+        con.close()
+    reader = open_reader(str(new))
+    try:
+        assert len(reader.get_artifacts_by_type("Data")) == 40_000
+    finally:
+        reader.con.close()
