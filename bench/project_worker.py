@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from typing import Any
 
 import psutil
 
+from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import BatchReport
 from mlmd_log.projector.loop import ProjectorLoop
 from mlmd_log.projector.transport import KafkaLogReader
@@ -221,9 +223,12 @@ def main() -> None:
     t_start = time.time()
     phases = None if args.profile else PhaseTimer()  # wrappers would clutter the profile
     settings = Settings()
-    con = open_duckdb(args.db, settings)  # as the library opens it: DuckDB's memory cap included
+    # As the library opens it (DuckDB's memory cap included); MLMD_LOG_BENCH_ROW_GROUP_SIZE (rows, 0 = DuckDB's
+    # default) attaches the file with that row-group size instead, as `mlmd-log replay` does (ADR 0003 addendum 2).
+    row_group_size = int(os.environ.get("MLMD_LOG_BENCH_ROW_GROUP_SIZE", "0")) or None
+    con = open_duckdb(args.db, settings, row_group_size=row_group_size)
     source = KafkaLogReader(settings, [args.bootstrap], args.topic)
-    loop = ProjectorLoop(con.cursor(), source, settings)  # migrates the fresh file
+    loop = ProjectorLoop(catalog.cursor(con), source, settings)  # migrates the fresh file
     progress = Progress(args.artifacts_per_op, args.sample_every)
     rss_ready = psutil.Process().memory_info().rss
     profiler = cProfile.Profile() if args.profile else None
@@ -249,7 +254,7 @@ def main() -> None:
     rss_done = psutil.Process().memory_info().rss
     first_batch_s = None if progress.first_batch_at is None else progress.first_batch_at - progress.started
 
-    check = con.cursor()
+    check = catalog.cursor(con)
     artifacts = check.execute("SELECT count(*) FROM artifacts").fetchone()
     properties = check.execute("SELECT count(*) FROM artifact_properties").fetchone()
     rejections = check.execute("SELECT count(*) FROM rejections").fetchone()
