@@ -43,6 +43,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     import json
     import signal
 
+    from mlmd_log.projector import catalog
     from mlmd_log.projector.loop import ProjectorLoop
     from mlmd_log.projector.transport import KafkaLogReader
     from mlmd_log.store import open_duckdb
@@ -51,7 +52,8 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     url = parse_log_url(args.log or settings.log)
     if not isinstance(url, KafkaLogUrl):
         raise InvalidArgumentError("the embedded log is projected as it is written; `project` needs --log kafka://...")
-    con = open_duckdb(_db_path(args, settings), settings)
+    # Only the loop uses this connection, so the file can be attached with the projector's row groups.
+    con = open_duckdb(_db_path(args, settings), settings, row_group_size=catalog.ROW_GROUP_SIZE)
     loop = ProjectorLoop(con, KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
     previous = {sig: signal.signal(sig, lambda *_: loop.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started, done, last_status = time.monotonic(), [0], [0.0]

@@ -8,10 +8,14 @@ attachment. So such a file is attached to an in-memory connection as
 connection starts in the in-memory catalog again, so every cursor that the
 projector reads through is made by :func:`cursor`.
 
-Why replay uses it (ADR 0003, addendum 2): a bulk rebuild of 1M ops spent most
-of its writer time rewriting each table's partly filled last row group at every
-automatic checkpoint; with row groups of 16,384 rows instead of 122,880 the
-replay ran 16% faster (60.9 vs 72.8 s), for a file ~20% larger.
+Why the projector's own processes use it (``mlmd-log project`` and ``mlmd-log
+replay``; ADR 0003, addendum 2): the writer's automatic checkpoints rewrite each
+table's partly filled last row group, and DuckDB's default group holds 122,880
+rows. With :data:`ROW_GROUP_SIZE` rows, measured alternating with the default: a
+1M-op replay ran 15-22% faster (CPU -20%), a 1M-artifact ingest pipelined with
+its producer 15% faster, and the projector's peak RSS fell by 70-90 MB, for a
+file ~5% larger (groups compress a little worse). The store and the readers
+open files with ``duckdb.connect`` as before.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import duckdb
 
 #: The catalog name an attached projection file gets.
 ALIAS: Final = "projection"
+#: Rows per row group of the files the projector writes (8,192 and 32,768 measured no better; see above).
+ROW_GROUP_SIZE: Final = 16_384
 
 
 def attach(path: str, *, read_only: bool, row_group_size: int) -> duckdb.DuckDBPyConnection:

@@ -131,3 +131,36 @@ def test_project_command_reports_lag_and_stops_cleanly_on_sigterm(kafka_broker: 
     report = json.loads(status.read_text())
     assert report["lag"] == 0 and report["position"] >= 2 and report["ops_per_s"] > 0
     assert "checkpoint at position" in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_mlmd_log_project_writes_small_row_groups_that_any_connection_reads(kafka_broker: Any, tmp_path: Path) -> None:
+    """`mlmd-log project` attaches its file with the projector's row-group size (cheap checkpoints); the file
+    stays an ordinary projection: a store opened on it later reads every artifact and appends to it."""
+    import duckdb
+
+    from mlmd_log.cli import main
+    from mlmd_log.projector.catalog import ROW_GROUP_SIZE
+
+    url = kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}")
+    writer = mlmd_log.connect(url)  # write-only
+    type_id = writer.put_artifact_type(mlmd.ArtifactType(name="T"))
+    for start in range(0, 40_000, 2_000):
+        writer.put_artifacts([mlmd.Artifact(type_id=type_id, uri=f"/{i}") for i in range(start, start + 2_000)])
+    writer.sync(60)
+    writer.close()
+    db = tmp_path / "projected.duckdb"
+    assert main(["project", "--log", url, "--db", str(db)]) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    sizes = [n for (n,) in con.execute(
+        "SELECT sum(count) FROM pragma_storage_info('artifact_versions') WHERE column_name = 'id' "
+        "AND segment_type <> 'VALIDITY' GROUP BY row_group_id"
+    ).fetchall()]
+    con.close()
+    assert sum(sizes) == 40_000 and max(sizes) <= ROW_GROUP_SIZE
+    store = mlmd_log.connect(url, db=str(db))
+    try:
+        store.put_artifacts([mlmd.Artifact(type_id=type_id, uri="/late")])
+        store.sync(30)
+        assert len(store.get_artifacts_by_type("T")) == 40_001
+    finally:
+        store.close()
