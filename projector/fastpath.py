@@ -76,7 +76,8 @@ def insert_new_nodes(
             node_type = types.get(type_id)
             if node_type is None or node_type.kind != kind:
                 return False
-            declared, last_type_id = _declared_fields(node_type), type_id
+            declared = node_type.extra.get("scalar_fields") or _declared_fields(node_type)
+            last_type_id = type_id
         name = external_id = None
         if msg.HasField("name"):
             name = msg.name
@@ -113,7 +114,7 @@ def insert_new_nodes(
             msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
             props, custom, position,
         ))
-    if count > 1 and len({row.id for row in rows}) < count:
+    if count > 1 and len(set(assigned[:count])) < count:
         return False  # one id assigned twice: the general path names the error
     # Every check passed: from here on nothing can fail, so the rows go straight into the batch.
     fresh = caches["fresh"].data
@@ -121,11 +122,15 @@ def insert_new_nodes(
     w_nodes = written.setdefault(node_cache, {})
     w_fresh = written.setdefault("fresh", {})
     versions = state.out.versions[kind]
+    type_name_of: dict[int, str] = {}
     for msg, row in zip(msgs, rows, strict=True):
         node_id = row.id
         # The incoming message is the stored one once the fields MLMD sets are set.
         msg.id = node_id
-        msg.type = types[row.type_id].name
+        type_name = type_name_of.get(row.type_id)
+        if type_name is None:
+            type_name = type_name_of[row.type_id] = types[row.type_id].name
+        msg.type = type_name
         msg.create_time_since_epoch = time_ms
         msg.last_update_time_since_epoch = time_ms
         if is_artifact and not row.uri:
