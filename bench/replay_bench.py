@@ -57,7 +57,7 @@ from common import (
 from mlmd_reference import BACKEND_NAMES, BACKENDS, add_reference_args, figure, reference_from_args
 from reads import CollectingLog, producer_over
 
-from mlmd_log.projector.replay import ROW_GROUP_SIZE as REPLAY_ROW_GROUP_SIZE
+from mlmd_log.projector.catalog import ROW_GROUP_SIZE as REPLAY_ROW_GROUP_SIZE
 
 CHUNK_OPS = 100_000
 TX_MAX_OPS = 2_000

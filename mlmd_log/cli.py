@@ -220,7 +220,8 @@ def _up_to_time_ms(text: str | None) -> int | None:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from mlmd_log.errors import DataLossError, OutOfRangeError
-    from mlmd_log.projector.replay import ROW_GROUP_SIZE, ReplayProgress, replay
+    from mlmd_log.projector import catalog
+    from mlmd_log.projector.replay import ReplayProgress, replay
     from mlmd_log.projector.verify import differing_tables
     from mlmd_log.store import open_duckdb, open_reader
 
@@ -241,7 +242,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         line = f"replayed {p.records:,} ops, position {p.position:,} of {p.target:,}"
         print(f"\r{line}   " if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    target = open_duckdb(args.to, settings, row_group_size=ROW_GROUP_SIZE)
+    target = open_duckdb(args.to, settings, row_group_size=catalog.ROW_GROUP_SIZE)
     try:
         print(f"replaying {described} into {args.to}", file=sys.stderr)
         try:

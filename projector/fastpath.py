@@ -76,8 +76,7 @@ def insert_new_nodes(
             node_type = types.get(type_id)
             if node_type is None or node_type.kind != kind:
                 return False
-            declared = node_type.extra.get("scalar_fields") or _declared_fields(node_type)
-            last_type_id = type_id
+            declared, last_type_id = _declared_fields(node_type), type_id
         name = external_id = None
         if msg.HasField("name"):
             name = msg.name
@@ -122,15 +121,11 @@ def insert_new_nodes(
     w_nodes = written.setdefault(node_cache, {})
     w_fresh = written.setdefault("fresh", {})
     versions = state.out.versions[kind]
-    type_name_of: dict[int, str] = {}
     for msg, row in zip(msgs, rows, strict=True):
         node_id = row.id
         # The incoming message is the stored one once the fields MLMD sets are set.
         msg.id = node_id
-        type_name = type_name_of.get(row.type_id)
-        if type_name is None:
-            type_name = type_name_of[row.type_id] = types[row.type_id].name
-        msg.type = type_name
+        msg.type = types[row.type_id].name
         msg.create_time_since_epoch = time_ms
         msg.last_update_time_since_epoch = time_ms
         if is_artifact and not row.uri:

@@ -28,7 +28,6 @@ from typing import Final
 import duckdb
 
 from mlmd_log.errors import DeadlineExceededError, OutOfRangeError
-from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import Prepared, Projector
 from mlmd_log.projector.logtable import read_records
 from mlmd_log.projector.loop import LogSource, split_by_bytes
@@ -38,8 +37,6 @@ from mlmd_log.projector.records import LogRecord
 #: Records per transaction, and a byte budget per transaction (at least one record each).
 BATCH_RECORDS: Final = 5_000
 BATCH_BYTES: Final = 64 * 1024 * 1024
-#: Rows per row group of a file replay builds (DuckDB's default: 122,880): see :mod:`~mlmd_log.projector.catalog`.
-ROW_GROUP_SIZE: Final = catalog.ROW_GROUP_SIZE
 #: How long a source may deliver nothing before a replay that has not reached its target gives up.
 IDLE_TIMEOUT_S: Final = 60.0
 _POLL_MS: Final = 500

@@ -192,7 +192,7 @@ def test_an_archive_with_gaps_in_its_positions_is_read_whole_and_in_order() -> N
 def test_a_replayed_file_has_small_row_groups_and_opens_like_any_projection(tmp_path: Path) -> None:
     """`mlmd-log replay` writes row groups of ROW_GROUP_SIZE rows (its bulk checkpoints stay cheap); the
     file it leaves is a plain projection: equal to the live one, readable by a plain connection."""
-    from mlmd_log.projector.replay import ROW_GROUP_SIZE
+    from mlmd_log.projector.catalog import ROW_GROUP_SIZE
 
     live = tmp_path / "live.duckdb"
     with mlmd_log.connect(f"duckdb:///{live}") as store:
