@@ -252,11 +252,13 @@ def report(results: dict[str, Any], ref: dict[str, Any], n: int) -> None:
     mem_rows = []
     for label, part in (("staged project", staged and staged["project"]), ("pipelined", pipe and pipe["project"])):
         if part:
-            mem_rows.append([label, fmt(part["rss_ready_mb"], 1), fmt(part["peak_rss_mb"], 1),
+            mem_rows.append([label, fmt(part["rss_ready_mb"], 1), fmt(part["peak_rss_self_mb"], 1),
+                             fmt(part["peak_rss_mb"], 1),
                              fmt(part["rss_done_mb"], 1), fmt(part["startup_s"], 2), fmt(part.get("file_mb"), 1),
                              fmt(part["batches"])])
     if mem_rows:
-        print_table(["projector process", "RSS ready MB", "peak RSS MB", "RSS done MB", "start-up s", "db MB",
+        print_table(["projector process", "RSS ready MB", "peak RSS projecting MB", "peak RSS incl. checks MB",
+                     "RSS done MB", "start-up s", "db MB",
                      "transactions"], mem_rows)
     phases = staged and staged["project"].get("phases")
     if phases:
@@ -275,7 +277,7 @@ def report(results: dict[str, Any], ref: dict[str, Any], n: int) -> None:
                     title="Projector RSS after the first transaction past every 100k artifacts (staged run)")
     flat = results.get("rss_flatness")
     if flat:
-        print(f"\nProjector peak RSS: {fmt(flat['peak_rss_mb_100k'], 1)} MB for a 100k-artifact log, "
+        print(f"\nProjector peak RSS while projecting: {fmt(flat['peak_rss_mb_100k'], 1)} MB for a 100k-artifact log, "
               f"{fmt(flat['peak_rss_mb_n'], 1)} MB for {flat['n']:,}: {flat['ratio']:.2f}x "
               f"(target <= {RSS_FLAT_TARGET}x)")
     prof = results.get("profile")
@@ -339,9 +341,14 @@ def main() -> None:
                     btopic = f"bench-ingest-base-{uuid.uuid4().hex[:8]}"
                     produce(broker.url(btopic), 100_000)
                     base = project_caught_up(broker.bootstrap, btopic, workdir / "base.duckdb", 100_000)
+                # The projector's peak while projecting (sampled in the worker every 20 ms and after every
+                # transaction), not the process's whole life: after projecting, the worker's own checks
+                # (counts, the archive's byte total) read the file through DuckDB's cache.
                 results["rss_flatness"] = {
-                    "n": n, "peak_rss_mb_100k": base["peak_rss_mb"], "peak_rss_mb_n": projected["peak_rss_mb"],
-                    "ratio": projected["peak_rss_mb"] / base["peak_rss_mb"],
+                    "n": n, "measured": "peak RSS while projecting",
+                    "peak_rss_mb_100k": base["peak_rss_self_mb"], "peak_rss_mb_n": projected["peak_rss_self_mb"],
+                    "ratio": projected["peak_rss_self_mb"] / base["peak_rss_self_mb"],
+                    "process_peak_rss_mb_100k": base["peak_rss_mb"], "process_peak_rss_mb_n": projected["peak_rss_mb"],
                 }
             if args.profile:
                 log("profiling a projection of the staged topic ...")

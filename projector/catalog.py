@@ -49,7 +49,9 @@ def attach(path: str, *, read_only: bool, row_group_size: int) -> duckdb.DuckDBP
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A cursor of ``con`` that reads and writes the same catalog as ``con`` (see the module docstring)."""
     cur = con.cursor()
-    row = con.execute("SELECT current_database()").fetchone()
-    if row is not None and row[0] == ALIAS:
+    # fetchall, not fetchone: a result left unread on the connection that attached the file keeps a
+    # transaction open there, and then no checkpoint can run (the WAL and DuckDB's memory grow with the log).
+    rows = con.execute("SELECT current_database()").fetchall()
+    if rows and rows[0][0] == ALIAS:
         cur.execute(f"USE {ALIAS}")
     return cur
