@@ -228,13 +228,19 @@ def main() -> None:
     row_group_size = int(os.environ.get("MLMD_LOG_BENCH_ROW_GROUP_SIZE", str(catalog.ROW_GROUP_SIZE))) or None
     con = open_duckdb(args.db, settings, row_group_size=row_group_size)
     source = KafkaLogReader(settings, [args.bootstrap], args.topic)
-    loop = ProjectorLoop(catalog.cursor(con), source, settings)  # migrates the fresh file
+    # As `mlmd-log project` runs it: DuckDB's cache kept to projector_cache_mb between transactions (0 turns
+    # that off, for A/B runs). MLMD_LOG_BENCH_VACUUM_TASKS=100 restores DuckDB's vacuum (catalog.py), for A/B.
+    vacuum = os.environ.get("MLMD_LOG_BENCH_VACUUM_TASKS")
+    if vacuum is not None:
+        con.execute("SET max_vacuum_tasks = ?", [int(vacuum)])
+    loop = ProjectorLoop(catalog.cursor(con), source, settings, cache_mb=settings.projector_cache_mb)
     progress = Progress(args.artifacts_per_op, args.sample_every)
     rss_ready = psutil.Process().memory_info().rss
     profiler = cProfile.Profile() if args.profile else None
     if args.mode == "follow":
         print("ready", flush=True)
     t0 = time.time()
+    cpu0 = os.times()
     progress.started = time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -250,6 +256,7 @@ def main() -> None:
         profiler.disable()
         profiler.dump_stats(args.profile)
     t1 = time.time()
+    cpu1 = os.times()
     progress.stop()
     rss_done = psutil.Process().memory_info().rss
     first_batch_s = None if progress.first_batch_at is None else progress.first_batch_at - progress.started
@@ -267,6 +274,8 @@ def main() -> None:
         "project_start_time": t0,
         "project_end_time": t1,
         "project_s": round(t1 - t0, 3),
+        # CPU of the whole projector process while projecting (both threads, DuckDB's own threads included).
+        "cpu_s": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 3),
         "first_batch_s": None if first_batch_s is None else round(first_batch_s, 3),
         "ops": progress.ops,
         "batches": progress.batches,
@@ -287,7 +296,11 @@ def main() -> None:
             "archived_ops": archive[0] if archive else None,
             "log_bytes": int(archive[1]) if archive and archive[1] is not None else None,
         },
-        "settings": {k: getattr(settings, k) for k in ("batch_max_ops", "batch_max_ms", "poll_timeout_ms")},
+        "settings": {k: getattr(settings, k) for k in (
+            "batch_max_ops", "batch_max_bytes", "batch_max_ms", "poll_timeout_ms", "db_memory_mb", "projector_cache_mb"
+        )},
+        "max_vacuum_tasks": vacuum or catalog.MAX_VACUUM_TASKS,
+        "cache_trims": loop.cache_trims,
     }
     print(json.dumps(out), flush=True)
 

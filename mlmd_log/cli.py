@@ -54,7 +54,9 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidArgumentError("the embedded log is projected as it is written; `project` needs --log kafka://...")
     # Only the loop uses this connection, so the file can be attached with the projector's row groups.
     con = open_duckdb(_db_path(args, settings), settings, row_group_size=catalog.ROW_GROUP_SIZE)
-    loop = ProjectorLoop(con, KafkaLogReader(settings, list(url.bootstrap), url.topic), settings)
+    # A dedicated projector: DuckDB's cache of the blocks it wrote is kept small (its RSS stays flat).
+    source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
+    loop = ProjectorLoop(con, source, settings, cache_mb=settings.projector_cache_mb)
     previous = {sig: signal.signal(sig, lambda *_: loop.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
     started, done, last_status = time.monotonic(), [0], [0.0]
     show = sys.stderr.isatty()

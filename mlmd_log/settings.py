@@ -67,11 +67,17 @@ class Settings(BaseSettings):
     #: default, 80% of RAM). DuckDB keeps table blocks and freed allocations up to this limit, so without it
     #: a long-running projector's RSS grows with the database; queries needing more spill to disk.
     db_memory_mb: int = Field(default=256, ge=0)
+    #: DuckDB memory a dedicated projector (``mlmd-log project``) keeps between transactions, in MiB (0: up
+    #: to ``db_memory_mb``). DuckDB keeps the blocks the projector writes cached up to its limit, so without
+    #: this the projector's RSS grows with the file; above it, the projector lets its writer finish and has
+    #: DuckDB evict to a quarter of it. A transaction may still use up to ``db_memory_mb``.
+    projector_cache_mb: int = Field(default=32, ge=0)
 
     # Projector: micro-batch bounds.
     batch_max_ops: int = Field(default=2_000, gt=0)
-    #: Bytes of ops per projector transaction (bounds memory when ops are large).
-    batch_max_bytes: int = Field(default=4_194_304, gt=0)
+    #: Bytes of ops per projector transaction: bounds memory, since a batch in flight holds tens of times its
+    #: op bytes in Python objects while it is prepared and stored (a single larger op is one transaction).
+    batch_max_bytes: int = Field(default=2_097_152, gt=0)
     batch_max_ms: int = Field(default=100, gt=0)
     poll_timeout_ms: int = Field(default=200, gt=0)
 

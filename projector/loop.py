@@ -59,10 +59,17 @@ class LogSource(Protocol):
 class ProjectorLoop:
     """Runs a :class:`Projector` over a :class:`LogSource`; other threads may wait for a position."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: LogSource, settings: Settings) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, source: LogSource, settings: Settings, *, cache_mb: int = 0
+    ) -> None:
         self.projector = Projector(con)
         self.source = source
         self.settings = settings
+        #: DuckDB memory kept between transactions (see :mod:`~mlmd_log.projector.pipeline`); 0 (the
+        #: default, for a connection that also serves queries) leaves DuckDB's cache alone.
+        self.cache_mb = cache_mb
+        #: Times DuckDB's cache was trimmed down to ``cache_mb``.
+        self.cache_trims = 0
         self._cond = threading.Condition()
         self._position = self.projector.checkpoint().position
         self._failure: BaseException | None = None
@@ -134,7 +141,7 @@ class ProjectorLoop:
         target = self.source.end_offset() - 1 if until_caught_up else None
         if target is not None and self._position >= target:
             return
-        pipeline = Pipeline(self.projector, self._stored)
+        pipeline = Pipeline(self.projector, self._stored, cache_mb=self.cache_mb)
         try:
             while not self._stop.is_set():
                 records = self.source.poll_batch(self.settings.batch_max_ops, self.settings.batch_max_ms)
@@ -155,7 +162,10 @@ class ProjectorLoop:
                 if target is not None and records[-1].offset >= target:
                     return
         finally:
-            pipeline.close()
+            try:
+                pipeline.close()
+            finally:
+                self.cache_trims += pipeline.trims
 
     def _stored(self, prepared: Prepared) -> None:
         """After a transaction committed (on the pipeline's writer thread): listeners, then waiters."""

@@ -27,17 +27,30 @@ forgets what it kept between batches (it rereads the file), and the failure
 is raised from the next :meth:`Pipeline.submit` or :meth:`Pipeline.flush`; the
 writer stores nothing after a failed batch, since the batches after it were
 prepared on top of it.
+
+A dedicated projector also keeps DuckDB's cache in bounds (``cache_mb``):
+DuckDB keeps every block it writes cached until its memory limit, so a
+projector's RSS would grow with the file. After a commit that leaves DuckDB
+holding more than ``cache_mb``, the next :meth:`Pipeline.submit` first waits
+for the writer and then has it, with nothing else using DuckDB, lower the
+limit to a quarter of ``cache_mb`` for a moment, which makes DuckDB evict
+down to that; the limit is then restored, so a transaction
+may still use all of it. (DuckDB's vacuum, whose transient memory at each
+checkpoint grows with the tables, is off for these files: catalog.py.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final
+
+import duckdb
 
 from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import BatchReport, Carry, Prepared, Projector
@@ -50,6 +63,8 @@ SWITCH_INTERVAL_S: Final = 0.001
 #: While batches flow, Python's cyclic collector is held off and run explicitly once every this many batches.
 GC_EVERY_BATCHES: Final = 64
 
+_log = logging.getLogger(__name__)
+
 
 class Pipeline:
     """Feeds batches to a :class:`Projector`, storing each on a writer thread while the next is prepared.
@@ -58,6 +73,8 @@ class Pipeline:
     While a pipeline is open, use the projector only through it; :meth:`close` waits for the last batch.
     ``depth``: batches in flight at most (each holds its rows in memory until stored); more than one lets
     the preparing thread go on through the writer's occasional long commits (DuckDB checkpoints).
+    ``cache_mb``: DuckDB memory kept between batches (module docstring); 0 leaves DuckDB's cache alone, as
+    a connection that also serves queries wants.
     """
 
     def __init__(
@@ -66,9 +83,12 @@ class Pipeline:
         on_stored: Callable[[Prepared], None] | None = None,
         *,
         depth: int = 1,
+        cache_mb: int = 0,
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be at least 1, not {depth}")
+        if cache_mb < 0:
+            raise ValueError(f"cache_mb must be 0 or more, not {cache_mb}")
         self.projector = projector
         self.on_stored = on_stored
         self.depth = depth
@@ -81,6 +101,14 @@ class Pipeline:
         self._gc_was_enabled: bool | None = None
         self._switch_interval: float | None = None
         self._batches = 0
+        self._cache_mb = cache_mb
+        #: DuckDB memory above which the next batch trims first: ``cache_mb``, or more when a trim could not
+        #: get that low (what DuckDB cannot evict is not trimmed again after every batch).
+        self._trim_above = cache_mb * 2**20
+        #: Set by the writer thread when DuckDB holds more than that after a commit.
+        self._trim_due = False
+        #: Times DuckDB's cache was trimmed.
+        self.trims = 0
 
     def submit(self, records: Sequence[LogRecord]) -> BatchReport:
         """Prepare ``records`` now and store them on the writer thread; returns the batch's outcomes.
@@ -90,6 +118,9 @@ class Pipeline:
         """
         self._hold()
         self._reap(block=False)
+        if self._trim_due:
+            self._reap(block=True)
+            self._writer.submit(self._trim).result()
         try:
             prepared = self.projector.prepare(
                 records, reader=self._reader, carries=[carry for _, carry in self._pending], keep=True
@@ -172,6 +203,30 @@ class Pipeline:
         self._failed = False
         self.projector.forget()
 
+    def _trim(self) -> None:
+        """Let DuckDB evict its cache below ``cache_mb``; run on the writer thread with nothing in flight.
+
+        DuckDB evicts unpinned blocks when its limit is lowered below what it holds; if it cannot get that
+        low, the lowering fails, nothing changed, and projecting goes on.
+        """
+        self._trim_due = False
+        con = self.projector.con
+        row = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        if not row:
+            return
+        # Down to a quarter of the bound, so that the next trims are some batches away (each waits for the writer).
+        low = max(1, self._cache_mb // 4)
+        try:
+            con.execute("SET memory_limit = ?", [f"{low}MiB"])
+        except duckdb.Error as exc:
+            _log.debug("DuckDB's cache not trimmed to %d MiB: %s", low, exc)
+        finally:
+            con.execute("SET memory_limit = ?", [str(row[0][0])])
+        self.trims += 1
+        floor = _duckdb_memory(con)
+        cache = self._cache_mb * 2**20
+        self._trim_above = cache if floor <= cache else floor + cache // 2
+
     def _store(self, prepared: Prepared) -> None:
         if self._failed:  # a batch before this one failed: this one was prepared on top of it
             raise RuntimeError("not stored: an earlier batch of the pipeline failed")
@@ -184,5 +239,13 @@ class Pipeline:
             self._failed = True
             con.execute("ROLLBACK")
             raise
+        if self._cache_mb:
+            self._trim_due = _duckdb_memory(con) > self._trim_above
         if self.on_stored is not None:
             self.on_stored(prepared)
+
+
+def _duckdb_memory(con: duckdb.DuckDBPyConnection) -> int:
+    """Bytes DuckDB's buffer manager holds now (the whole DuckDB instance behind ``con``)."""
+    row = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+    return int(row[0][0]) if row and row[0][0] is not None else 0

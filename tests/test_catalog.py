@@ -1,22 +1,27 @@
-"""A projection opened the projector's way (attached with its row groups, used through cursors) still checkpoints.
+"""The projector's DuckDB housekeeping: its files checkpoint, and a dedicated projector's cache stays small.
 
 DuckDB cannot checkpoint while any connection holds an open transaction, and a
 query result left partly read on the connection that attached the file holds
 one. Then the WAL and DuckDB's memory grow with every transaction (seen in the
 ingest benchmark: a 234 MB WAL after 940k artifacts, and the projector's RSS
 climbing with it) and a restart replays it all.
+
+DuckDB also keeps every block it writes cached up to its memory limit, so a
+projector's RSS grows with the file unless the pipeline trims that cache.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 from projection import CollectingLog
 
 from mlmd_log.producer.api import Producer
 from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import Projector
 from mlmd_log.projector.pipeline import Pipeline
+from mlmd_log.projector.records import LogRecord
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.settings import Settings
 
@@ -61,3 +66,35 @@ def test_a_pipelined_projection_through_cursors_keeps_its_wal_small(tmp_path: Pa
     assert not wal.exists() or wal.stat().st_size < 1_048_576
     assert con.execute("SELECT count(*) FROM artifacts").fetchone() == (6_000,)
     con.close()
+
+
+def _project_through_pipeline(
+    path: Path, records: list[LogRecord], cache_mb: int
+) -> tuple[duckdb.DuckDBPyConnection, Pipeline]:
+    con = catalog.attach(str(path), read_only=False, row_group_size=catalog.ROW_GROUP_SIZE)
+    con.execute("SET memory_limit = '256MiB'")
+    pipeline = Pipeline(Projector(con), cache_mb=cache_mb)
+    for start in range(0, len(records), 20):
+        pipeline.submit(records[start : start + 20])
+    pipeline.flush()
+    pipeline.submit([])  # the next poll: a trim that the last commit made due runs first
+    pipeline.close()
+    return con, pipeline
+
+
+def _duckdb_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0])
+
+
+def test_a_dedicated_projector_keeps_duckdbs_cache_near_its_bound(tmp_path: Path) -> None:
+    records = _log(30_000).records
+    kept, _ = _project_through_pipeline(tmp_path / "a.duckdb", records, 0)
+    trimmed, pipeline = _project_through_pipeline(tmp_path / "b.duckdb", records, 4)
+    assert pipeline.trims > 0
+    assert _duckdb_bytes(kept) > 8 * 2**20  # DuckDB's cache of the blocks it wrote (~16 MB here)
+    assert _duckdb_bytes(trimmed) <= 4 * 2**20
+    # The limit a transaction may use is back, and the projection is whole.
+    assert trimmed.execute("SELECT current_setting('memory_limit')").fetchall() == [("256.0 MiB",)]
+    assert trimmed.execute("SELECT count(*) FROM artifacts").fetchone() == (30_000,)
+    kept.close()
+    trimmed.close()
