@@ -141,7 +141,9 @@ class ProjectorLoop:
         target = self.source.end_offset() - 1 if until_caught_up else None
         if target is not None and self._position >= target:
             return
-        pipeline = Pipeline(self.projector, self._stored, cache_mb=self.cache_mb)
+        pipeline = Pipeline(
+            self.projector, self._stored, cache_mb=self.cache_mb, memory_limit_mb=self.settings.db_memory_mb
+        )
         try:
             while not self._stop.is_set():
                 records = self.source.poll_batch(self.settings.batch_max_ops, self.settings.batch_max_ms)

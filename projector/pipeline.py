@@ -74,7 +74,9 @@ class Pipeline:
     ``depth``: batches in flight at most (each holds its rows in memory until stored); more than one lets
     the preparing thread go on through the writer's occasional long commits (DuckDB checkpoints).
     ``cache_mb``: DuckDB memory kept between batches (module docstring); 0 leaves DuckDB's cache alone, as
-    a connection that also serves queries wants.
+    a connection that also serves queries wants. ``memory_limit_mb``: the limit a trim restores (0: DuckDB's
+    default); None restores the limit read before the trim, which DuckDB shows rounded, so pass it unless it
+    is a whole number of MiB.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Pipeline:
         *,
         depth: int = 1,
         cache_mb: int = 0,
+        memory_limit_mb: int | None = None,
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be at least 1, not {depth}")
@@ -102,6 +105,7 @@ class Pipeline:
         self._switch_interval: float | None = None
         self._batches = 0
         self._cache_mb = cache_mb
+        self._memory_limit_mb = memory_limit_mb
         #: DuckDB memory above which the next batch trims first: ``cache_mb``, or more when a trim could not
         #: get that low (what DuckDB cannot evict is not trimmed again after every batch).
         self._trim_above = cache_mb * 2**20
@@ -211,9 +215,7 @@ class Pipeline:
         """
         self._trim_due = False
         con = self.projector.con
-        row = con.execute("SELECT current_setting('memory_limit')").fetchall()
-        if not row:
-            return
+        shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
         # Down to a quarter of the bound, so that the next trims are some batches away (each waits for the writer).
         low = max(1, self._cache_mb // 4)
         try:
@@ -221,7 +223,12 @@ class Pipeline:
         except duckdb.Error as exc:
             _log.debug("DuckDB's cache not trimmed to %d MiB: %s", low, exc)
         finally:
-            con.execute("SET memory_limit = ?", [str(row[0][0])])
+            if self._memory_limit_mb is None:
+                con.execute("SET memory_limit = ?", [str(shown)])
+            elif self._memory_limit_mb > 0:
+                con.execute("SET memory_limit = ?", [f"{self._memory_limit_mb}MiB"])
+            else:
+                con.execute("RESET memory_limit")
         self.trims += 1
         floor = _duckdb_memory(con)
         cache = self._cache_mb * 2**20

@@ -98,3 +98,19 @@ def test_a_dedicated_projector_keeps_duckdbs_cache_near_its_bound(tmp_path: Path
     assert trimmed.execute("SELECT count(*) FROM artifacts").fetchone() == (30_000,)
     kept.close()
     trimmed.close()
+
+
+def test_a_trim_gives_back_duckdbs_default_limit_when_none_was_set(tmp_path: Path) -> None:
+    """DuckDB shows its default (80% of RAM) rounded, so the limit is restored by name, not by what it showed."""
+    con = catalog.attach(str(tmp_path / "p.duckdb"), read_only=False, row_group_size=catalog.ROW_GROUP_SIZE)
+    default = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    pipeline = Pipeline(Projector(con), cache_mb=1, memory_limit_mb=0)
+    records = _log(10_000).records
+    for start in range(0, len(records), 20):
+        pipeline.submit(records[start : start + 20])
+    pipeline.flush()
+    pipeline.submit([])
+    pipeline.close()
+    assert pipeline.trims > 0
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall() == default
+    con.close()
