@@ -299,7 +299,7 @@ def main() -> None:
         "settings": {k: getattr(settings, k) for k in (
             "batch_max_ops", "batch_max_bytes", "batch_max_ms", "poll_timeout_ms", "db_memory_mb", "projector_cache_mb"
         )},
-        "max_vacuum_tasks": vacuum or catalog.MAX_VACUUM_TASKS,
+        "max_vacuum_tasks": catalog.MAX_VACUUM_TASKS if vacuum is None else int(vacuum),
         "cache_trims": loop.cache_trims,
     }
     print(json.dumps(out), flush=True)

@@ -215,7 +215,15 @@ class Pipeline:
         """
         self._trim_due = False
         con = self.projector.con
-        shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        # The limit to give back: the owner's, or (not given) the one DuckDB shows now.
+        restore: tuple[str, list[str]]
+        if self._memory_limit_mb is None:
+            shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            restore = ("SET memory_limit = ?", [str(shown)])
+        elif self._memory_limit_mb > 0:
+            restore = ("SET memory_limit = ?", [f"{self._memory_limit_mb}MiB"])
+        else:
+            restore = ("RESET memory_limit", [])
         # Down to a quarter of the bound, so that the next trims are some batches away (each waits for the writer).
         low = max(1, self._cache_mb // 4)
         try:
@@ -223,12 +231,7 @@ class Pipeline:
         except duckdb.Error as exc:
             _log.debug("DuckDB's cache not trimmed to %d MiB: %s", low, exc)
         finally:
-            if self._memory_limit_mb is None:
-                con.execute("SET memory_limit = ?", [str(shown)])
-            elif self._memory_limit_mb > 0:
-                con.execute("SET memory_limit = ?", [f"{self._memory_limit_mb}MiB"])
-            else:
-                con.execute("RESET memory_limit")
+            con.execute(*restore)
         self.trims += 1
         floor = _duckdb_memory(con)
         cache = self._cache_mb * 2**20
