@@ -78,7 +78,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
                   end="", file=sys.stderr)
         if status_due:  # position: the last committed (a transaction may be in flight)
             status = {"position": loop.position, "lag": lag, "ops": done[0], "ops_per_s": round(rate, 1),
-                      "time": time.time()}
+                      "skipped_offsets": source.skipped, "time": time.time()}
             tmp = f"{args.status_file}.tmp"
             with open(tmp, "w", encoding="utf-8") as out:
                 json.dump(status, out)
@@ -92,7 +92,9 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
         con.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print(f"{chr(10) if show else ''}projected {done[0]:,} ops; checkpoint at position {loop.position}", file=sys.stderr)
+    skipped = f"; {source.skipped:,} offsets were holes in the log (see the warnings)" if source.skipped else ""
+    print(f"{chr(10) if show else ''}projected {done[0]:,} ops; checkpoint at position {loop.position}{skipped}",
+          file=sys.stderr)
     return 0
 
 

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     batch_max_bytes: int = Field(default=2_097_152, gt=0)
     batch_max_ms: int = Field(default=100, gt=0)
     poll_timeout_ms: int = Field(default=200, gt=0)
+    #: How long the projector waits for a hole in the log's offsets to fill, in ms, before it goes on past the
+    #: hole with a warning. Our log has no holes on Apache Kafka (idempotent, non-transactional producers, no
+    #: compaction); tansu hands out a batch's offsets before it stores the batch, so a reader can see the
+    #: batches after one for a moment and not that one (projector/transport.py).
+    log_gap_wait_ms: int = Field(default=5_000, ge=0)
 
     def kafka_security(self) -> dict[str, Any]:
         """kafka-python keyword arguments for the security settings that are set."""
