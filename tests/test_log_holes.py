@@ -3,8 +3,8 @@
 tansu gives a produced batch its offsets before it stores the batch, and a fetch
 answers the batches stored from the offset asked for: with two producers
 writing, a fetch can return the batch after one still being stored. A reader
-that took that answer moved past the missing batch for good (the CI soak lost
-a 10-op batch so). :class:`Hiding` reproduces that answer on the real broker's
+that took that answer moved past the missing batch for good (the likely cause
+of a 10-op batch missing from one CI soak). :class:`Hiding` reproduces that answer on the real broker's
 records: it wraps the reader's kafka-python consumer and leaves a range of
 offsets out of the first polls that reach them, as tansu does for a moment;
 everything else is the broker's. A hole that stays is made for real, with a
