@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from mlmd_log.store import MetadataStore
 DEFAULT_MAX_MESSAGE_BYTES: Final = 32 * 1024 * 1024
 #: Environment variable the command line reads the bearer token from (never from argv, where ``ps`` shows it).
 TOKEN_ENV: Final = "MLMD_LOG_SERVER_TOKEN"
+#: How often the serving process looks for a stop signal (see ``_wait_for_stop``).
+_STOP_POLL_S: Final = 0.2
 
 
 class MetadataStoreServicer(WriteHandlers, ReadHandlers, svc_grpc.MetadataStoreServiceServicer):
@@ -211,9 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.tls_key) != bool(args.tls_cert):
         parser.error("--tls-key and --tls-cert go together")
     # Installed before start-up so that a stop request arriving meanwhile shuts down cleanly once up.
-    done = threading.Event()
+    stop_requested: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+        signal.signal(sig, lambda signum, _frame: stop_requested.append(signum))
     settings = Settings()
     store = connect(args.log or settings.log, args.db or settings.db, settings)
     try:
@@ -231,11 +234,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.replace(args.port_file)  # readers never see a half-written file
     print(f"listening on {server.address}", flush=True)
     try:
-        done.wait()
+        _wait_for_stop(stop_requested)
     finally:
         server.stop()
         store.close()
     return 0
+
+
+def _wait_for_stop(stop_requested: list[int]) -> None:
+    """Return once a stop signal's handler ran; then a second SIGINT/SIGTERM interrupts a slow shutdown.
+
+    Linux gives a signal sent to the process to any thread that does not block it (gRPC's, DuckDB's and
+    kafka-python's threads included), and Python runs the handler only when the main thread next runs
+    Python code. A main thread blocked in an untimed wait (``Event.wait()``) then never returns: a CI run
+    hung so. Sleeping in short steps lets the handler run within ``_STOP_POLL_S``. The handler takes no
+    lock: ``Event.set()`` inside it would deadlock if the signal arrived while this thread held that lock.
+    """
+    while not stop_requested:
+        time.sleep(_STOP_POLL_S)
+    log.info("stopping (signal %d): finishing the calls in progress", stop_requested[0])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import shutil
@@ -208,8 +209,10 @@ def test_only_broker_commands_are_marked_and_every_broker_command_is() -> None:
 
 def _run_until_interrupted(argv: list[str], cwd: Path, ready: Any, what: str) -> subprocess.CompletedProcess[str]:
     """Start ``mlmd-log argv``, wait for ``ready()`` (or fail if it exits), then stop it with SIGINT."""
+    # PYTHONFAULTHANDLER: a process that does not stop in time is sent SIGABRT, which prints every thread's stack.
     process = subprocess.Popen([sys.executable, "-m", "mlmd_log.cli", *argv], cwd=cwd, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         deadline = time.monotonic() + 60
         while not ready():
@@ -220,7 +223,12 @@ def _run_until_interrupted(argv: list[str], cwd: Path, ready: Any, what: str) ->
                 pytest.fail(f"{what} was not ready within 60 s")
             time.sleep(0.1)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            out, err = process.communicate(timeout=30)
+            pytest.fail(f"{what} did not stop within 60 s of SIGINT; its threads then:\n{err[-30000:]}")
     finally:
         if process.poll() is None:
             process.kill()

@@ -439,6 +439,56 @@ def test_tls(store_factory: Callable[..., Any], tmp_path: Path) -> None:
         server.stop()
 
 
+def _threads_taking(pid: int, signum: int) -> list[int]:
+    """The process's threads other than its main one that do not block ``signum`` (Linux /proc)."""
+    taking = []
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        status = (task / "status").read_text()
+        blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+        if int(task.name) != pid and not blocked & (1 << (signum - 1)):
+            taking.append(int(task.name))
+    return taking
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads are listed from Linux's /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_server_process_stops_when_another_thread_takes_the_signal(tmp_path: Path, signum: int) -> None:
+    """Linux may hand a signal sent to the process to any of its threads; the server must stop all the same.
+
+    It used to wait in ``Event.wait()``, which the signal interrupts only when the main thread takes it (a CI run
+    hung so). ``tgkill`` hands the signal to a chosen thread, as the kernel sometimes does.
+    """
+    import ctypes
+
+    port_file = tmp_path / "port"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlmd_log.grpc_server", "--log", f"duckdb:///{tmp_path / 'm.duckdb'}",
+         "--port", "0", "--port-file", str(port_file)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "MLMD_LOG_TEAM": "t"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists():
+            assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        time.sleep(0.5)  # let the main thread settle into its wait
+        threads = _threads_taking(process.pid, signum)
+        assert threads, "the serving process has no thread besides its main one to take the signal"
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.tgkill(process.pid, threads[-1], int(signum)) == 0, os.strerror(ctypes.get_errno())
+        try:
+            code = process.wait(20)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server did not stop within 20 s of a signal taken by one of its other threads")
+        assert code == 0, process.communicate()[1].decode()[-2000:]
+        assert b"stopping (signal" in process.communicate()[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_server_process_serves_until_sigterm(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     process = subprocess.Popen(
