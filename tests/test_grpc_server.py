@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -439,6 +440,31 @@ def test_tls(store_factory: Callable[..., Any], tmp_path: Path) -> None:
         server.stop()
 
 
+@contextmanager
+def _server_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``python -m mlmd_log.grpc_server`` on an embedded log in ``tmp_path``, once serving: (process, port).
+
+    Killed on the way out if it is still running.
+    """
+    port_file = tmp_path / "port"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlmd_log.grpc_server", "--log", f"duckdb:///{tmp_path / 'm.duckdb'}",
+         "--port", "0", "--port-file", str(port_file)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "MLMD_LOG_TEAM": "t"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists():
+            assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield process, int(port_file.read_text())
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _threads_taking(pid: int, signum: int) -> list[int]:
     """The process's threads other than its main one that do not block ``signum`` (Linux /proc)."""
     taking = []
@@ -460,18 +486,7 @@ def test_server_process_stops_when_another_thread_takes_the_signal(tmp_path: Pat
     """
     import ctypes
 
-    port_file = tmp_path / "port"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlmd_log.grpc_server", "--log", f"duckdb:///{tmp_path / 'm.duckdb'}",
-         "--port", "0", "--port-file", str(port_file)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "MLMD_LOG_TEAM": "t"},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not port_file.exists():
-            assert process.poll() is None, process.communicate()[1].decode()[-2000:]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
+    with _server_process(tmp_path) as (process, _port):
         time.sleep(0.5)  # let the main thread settle into its wait
         threads = _threads_taking(process.pid, signum)
         assert threads, "the serving process has no thread besides its main one to take the signal"
@@ -483,32 +498,13 @@ def test_server_process_stops_when_another_thread_takes_the_signal(tmp_path: Pat
             pytest.fail("the server did not stop within 20 s of a signal taken by one of its other threads")
         assert code == 0, process.communicate()[1].decode()[-2000:]
         assert b"stopping (signal" in process.communicate()[1]
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_server_process_serves_until_sigterm(tmp_path: Path) -> None:
-    port_file = tmp_path / "port"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlmd_log.grpc_server", "--log", f"duckdb:///{tmp_path / 'm.duckdb'}",
-         "--port", "0", "--port-file", str(port_file)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "MLMD_LOG_TEAM": "t"},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not port_file.exists():
-            assert process.poll() is None, process.communicate()[1].decode()[-2000:]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        with grpc.insecure_channel(f"127.0.0.1:{port_file.read_text().strip()}") as channel:
+    with _server_process(tmp_path) as (process, port):
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = svc_grpc.MetadataStoreServiceStub(channel)
             type_id = stub.PutArtifactType(svc.PutArtifactTypeRequest(artifact_type=mlmd.ArtifactType(name="T"))).type_id
             assert stub.GetArtifactTypesByID(svc.GetArtifactTypesByIDRequest(type_ids=[type_id])).artifact_types[0].name == "T"
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
