@@ -45,8 +45,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 NEEDS_KAFKA = "# needs kafka"
 NEEDS_FILTER_QUERY = "# needs filter_query"
-#: Documented commands whose CLI wiring lands separately: skipped (never failed) while the parser lacks them.
-PENDING_WIRING = (("serve",), ("demo", "--kafka"), ("demo", "--bootstrap"))
 #: The only commands a doc may mark as needing a broker (everything else runs on the demo database).
 KAFKA_COMMANDS = ("project", "serve", "demo")
 DEMO_OPS = 58
@@ -177,12 +175,10 @@ def _on_test_broker(text: str, bootstrap: str, topic: str) -> str:
 
 
 def _check_wired(example: Example, argv: list[str]) -> None:
-    """Fail on a documented command the CLI rejects, unless its wiring is known to be pending (then skip)."""
+    """Fail on a documented command the CLI rejects."""
     try:
         build_parser().parse_args(argv)
     except SystemExit:
-        if any(argv[0] == p[0] and all(flag in argv for flag in p[1:]) for p in PENDING_WIRING):
-            pytest.skip(f"{example.source}: `{example.text}` is documented but not wired in cli.py yet")
         pytest.fail(f"{example.source}: the CLI rejects `{example.text}`")
 
 
