@@ -1,4 +1,4 @@
-"""Replay (design.md §7: full replay of 1M ops <= 60 s): rebuild a projection from its op archive.
+"""Replay (target: a full replay of 1M ops <= 60 s): rebuild a projection from its op archive.
 
 1. **Build the source**: ``--ops`` small ops (default 1M) written with our Producer API over a log
    that collects the encoded ops (position = index, as on a topic): ``put_artifacts`` of
