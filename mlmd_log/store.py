@@ -65,7 +65,7 @@ def _limit_memory(con: duckdb.DuckDBPyConnection, path: str, settings: Settings)
     """Cap DuckDB's memory for a file database, so a long-running owner's RSS stays flat as the file grows.
 
     DuckDB's default limit is 80% of RAM, and below it DuckDB keeps every table block it has touched and
-    the allocations it has freed: the projector's RSS then grows with the database (issue #4). Under the
+    the allocations it has freed: the projector's RSS then grows with the database. Under the
     limit it evicts blocks and returns memory; queries that need more (large sorts) spill to its temporary
     directory. An in-memory database holds its data in that memory, so it keeps DuckDB's default.
     """
