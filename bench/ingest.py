@@ -28,7 +28,7 @@ Usage::
 
     python bench/ingest.py                          # 100k, reference measured now
     python bench/ingest.py --profile
-    python bench/ingest.py --n 1000000 --rss-curve --reference-from bench/results/ingest.json
+    python bench/ingest.py --n 1000000 --rss-curve  # 1M and the RSS curve -> bench/results/ingest_1000000.json
 """
 
 from __future__ import annotations
