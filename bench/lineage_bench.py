@@ -8,7 +8,7 @@ the workload draws them; generation 0 consumes base artifacts) and producing 1. 
 returns) with the workload's own calls per generation: ``put_executions`` (1,000),
 ``put_artifacts`` (1,000 outputs), ``put_events`` (3,000). The DAG's write time is reported beside
 MLMD's [b_dag_total_s]. The same calls are also written through our Producer into a collecting
-log and projected in Kafka-projector-sized transactions (2,000 ops / 4 MiB), the file a Kafka
+log and projected in transactions of at most 2,000 ops / 4 MiB, the file a Kafka
 deployment's projector builds; its projection time is reported too.
 
 Then ``get_lineage_subgraph`` upstream 20 hops from the first output of the last generation (the

@@ -5,8 +5,8 @@ The data set is the one MLMD's reference workload builds (bench/README.md; 110,1
 written with **our Producer API and the workload's own calls in its order** (so ids, the DAG drawn
 with ``random.Random(42)`` and every property value match MLMD's), over a log that only collects
 the encoded ops; the ops are then projected into a DuckDB file by
-``mlmd_log.projector.engine.Projector`` in transactions of at most 2,000 ops / 4 MiB (the Kafka
-projector's defaults), i.e. the file a Kafka deployment's projector would build. Every read goes
+``mlmd_log.projector.engine.Projector`` in transactions of at most 2,000 ops / 4 MiB,
+much as a Kafka deployment's projector builds it. Every read goes
 through the public API:
 
 * ``mlmd_log.store.open_reader(path)`` (read-only, no cache: every read is a DuckDB query), and
