@@ -27,7 +27,7 @@ REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 TESTS_DIR = REPO_ROOT / "tests"
 ARTIFACTS_PER_BATCH = 1000
-"""MLMD's workload and ours both put artifacts in calls of this many (design.md §7)."""
+"""MLMD's workload and ours both put artifacts in calls of this many."""
 
 
 class Broker(Protocol):
@@ -59,7 +59,7 @@ def running_broker() -> Iterator[Broker]:
 
 
 def git_state() -> dict[str, Any]:
-    """The commit measured and whether library files differed from it (others edit in parallel)."""
+    """The commit measured and which library files differed from it (uncommitted edits)."""
 
     def run(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)

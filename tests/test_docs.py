@@ -321,9 +321,11 @@ def test_schema_doc_has_sql_examples() -> None:
 # -- python blocks ---------------------------------------------------------------------------------------
 
 
-def _run_blocks(blocks: list[Example], request: pytest.FixtureRequest, *, filter_query: bool) -> list[str]:
-    """Execute ``blocks`` in order in one namespace; returns the filter_query blocks that could not run."""
-    namespace: dict[str, Any] = {"__name__": "__docs__"}
+def _run_blocks(blocks: list[Example], request: pytest.FixtureRequest, *, filter_query: bool,
+                namespace: dict[str, Any] | None = None) -> list[str]:
+    """Execute ``blocks`` in order in one namespace (``namespace``, to inspect it after); returns the
+    filter_query blocks that could not run."""
+    namespace = {"__name__": "__docs__"} if namespace is None else namespace
     unavailable = []
     topic = f"docs-python-{uuid.uuid4().hex[:8]}"  # fresh: the examples create names that must be new
     for block in blocks:
@@ -356,9 +358,15 @@ def test_python_api_filter_query_examples_run(workdir: Path, request: pytest.Fix
         pytest.skip(f"filter_query is not in this build yet: {', '.join(unavailable)} not run")
 
 
-@pytest.mark.parametrize("example", python_blocks(ROOT / "README.md"), ids=_ids(python_blocks(ROOT / "README.md")))
-def test_readme_python_runs(example: Example, workdir: Path, request: pytest.FixtureRequest) -> None:
-    _run_blocks([example], request, filter_query=True)
+def test_readme_example_reads_the_past_value_as_of_a_position(workdir: Path, request: pytest.FixtureRequest) -> None:
+    """The README's example runs and gives what its comments promise: day 1 as of the saved position, 2 now."""
+    (example,) = python_blocks(ROOT / "README.md")
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    _run_blocks([example], request, filter_query=True, namespace=namespace)
+    then, now = namespace["then"], namespace["now"]
+    assert (then.id, now.id) == (namespace["artifact_id"], namespace["artifact_id"])
+    assert then.properties["day"].int_value == 1
+    assert now.properties["day"].int_value == 2
 
 
 # -- coverage of the CLI ---------------------------------------------------------------------------------
