@@ -167,7 +167,7 @@ def artifact_type() -> Any:
 
 
 def make_artifact(type_id: int, i: int) -> Any:
-    """The workload's artifact ``i`` (``make_artifact`` in mlmd_workload.py): a uri and 3 properties."""
+    """The workload's artifact ``i`` (``make_artifact`` in bench/mlmd_workload.py): a uri and 3 properties."""
     from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
     a = mlmd.Artifact(type_id=type_id, uri=f"/data/{i}")

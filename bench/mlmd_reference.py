@@ -3,14 +3,15 @@
 Every ratio the benchmarks report divides by figures measured here, in the same
 process tree and minutes, not by figures from other runs (MLMD's usual figures on this class
 of machine are shown beside them as a sanity check). ml-metadata runs in its own venv (``tests/mlmd_ref.py``
-creates or reuses it) through :mod:`mlmd_reference_driver`, which imports MLMD's reference
-workload script, named by ``$MLMD_LOG_WORKLOAD`` (not part of this repository; bench/README.md),
-and runs its code.
+creates or reuses it) through :mod:`mlmd_reference_driver`, which imports the reference workload
+script, ``bench/mlmd_workload.py`` (``$MLMD_LOG_WORKLOAD`` names another one; bench/README.md),
+and runs its code with ml-metadata's.
 
 Run alone::
 
     python bench/mlmd_reference.py                 # ingest parts, n=100k, in-memory + SQLite file
     python bench/mlmd_reference.py --parts full    # the whole workload (a few minutes)
+    python bench/mlmd_reference.py --parts full --n 5000 --out /tmp/ref.json   # a quick check at 5% scale
 
 Other benchmarks call :func:`reference_from_args` (with :func:`add_reference_args` on their
 parser): by default it measures; ``--reference-from bench/results/mlmd_reference.json``
@@ -30,7 +31,9 @@ from typing import Any
 from common import REPO_ROOT, TESTS_DIR, fmt, log, machine, print_table, write_results
 
 DRIVER = Path(__file__).resolve().parent / "mlmd_reference_driver.py"
+WORKLOAD = Path(__file__).resolve().parent / "mlmd_workload.py"
 WORKLOAD_ENV = "MLMD_LOG_WORKLOAD"
+"""Names a workload script to run instead of :data:`WORKLOAD` (same module interface and result keys)."""
 BACKENDS = ("fake", "sqlite")
 BACKEND_NAMES = {"fake": "MLMD in-memory", "sqlite": "MLMD SQLite file"}
 
@@ -66,8 +69,9 @@ SHOWN: dict[str, str] = {
 
 
 def workload_path() -> Path:
-    """MLMD's reference workload script, named by ``$MLMD_LOG_WORKLOAD``."""
-    return Path(os.environ.get(WORKLOAD_ENV) or "")
+    """The reference workload script: ``$MLMD_LOG_WORKLOAD`` when set, else ``bench/mlmd_workload.py``."""
+    override = os.environ.get(WORKLOAD_ENV)
+    return Path(override).expanduser() if override else WORKLOAD
 
 
 def measure_reference(
@@ -81,7 +85,7 @@ def measure_reference(
 
     workload = workload_path()
     if not workload.is_file():
-        raise SystemExit(f"set {WORKLOAD_ENV} to the path of MLMD's reference workload script (bench/README.md)")
+        raise SystemExit(f"no MLMD workload script at {workload} (${WORKLOAD_ENV} names one; bench/README.md)")
     log(f"measuring MLMD reference ({parts}, n={n:,}, backends={','.join(backends)}) ...")
     t0 = time.perf_counter()
     done = run_reference(
@@ -152,10 +156,16 @@ def main() -> None:
     p.add_argument("--n-single", type=int, default=5_000)
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--name", default="mlmd_reference", help="results file name (bench/results/NAME.json)")
+    p.add_argument("--out", type=Path, default=None, help="write the results to this file instead")
     args = p.parse_args()
     ref = measure_reference(args.parts, args.n, args.n_single, tuple(args.backends.split(",")))
     print_reference(ref)
-    path = write_results(args.name, {"benchmark": "mlmd_reference", "machine": machine(), "reference": ref})
+    payload = {"benchmark": "mlmd_reference", "machine": machine(), "reference": ref}
+    if args.out is not None:
+        args.out.write_text(json.dumps(payload, indent=1) + "\n")
+        print(f"\nwrote {args.out}")
+        return
+    path = write_results(args.name, payload)
     print(f"\nwrote {path.relative_to(REPO_ROOT)}")
 
 
