@@ -8,12 +8,14 @@ its rejection with MLMD's error class (ADR 0001).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 
 import duckdb
 
+from mlmd_log.errors import FailedPreconditionError
 from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
-from mlmd_log.projector.loop import ProjectorLoop
-from mlmd_log.query.outcomes import first_rejection
+from mlmd_log.projector.loop import LogSource, ProjectorLoop
+from mlmd_log.query.outcomes import first_rejection, type_ids_by_key
 from mlmd_log.settings import Settings
 from mlmd_log.store import MetadataStore, open_duckdb
 from mlmd_log.urls import KafkaLogUrl
@@ -25,6 +27,7 @@ class KafkaOpLog:
     def __init__(
         self, writer: KafkaLogWriter, replica: ProjectorLoop | None, settings: Settings,
         outcomes: duckdb.DuckDBPyConnection | None = None,
+        scratch_source: Callable[[], LogSource] | None = None,
     ) -> None:
         self.writer = writer
         self.replica = replica
@@ -33,6 +36,9 @@ class KafkaOpLog:
         self._outcomes_lock = threading.Lock()  # one cursor, any thread
         self._pending: list[SendFuture] = []  # appended without wait, not yet reported by sync()
         self._pending_lock = threading.Lock()
+        #: A write-only store's way to learn type ids: a reader of the topic for a throwaway projection.
+        self._scratch_source = scratch_source
+        self._waited = threading.local()  # (op_id, position) of this thread's last append with wait=True
 
     def append(self, op_id: str, data: bytes, *, wait: bool = False) -> SendFuture:
         future = self.writer.send(data, op_id=op_id)
@@ -48,6 +54,7 @@ class KafkaOpLog:
 
     def _settle(self, futures: list[SendFuture], timeout: float | None) -> None:
         last = max(f.position(timeout) for f in futures)
+        self._waited.last = (futures[-1].op_id, last)
         if self.replica is None or self._outcomes is None:
             return
         self.replica.wait_for(last, timeout)
@@ -55,6 +62,34 @@ class KafkaOpLog:
             error = first_rejection(self._outcomes, [f.op_id for f in futures])
         if error is not None:
             raise error
+
+    def type_ids(self, keys: Sequence[tuple[str, str, str | None]]) -> list[int]:
+        if self._outcomes is not None:
+            with self._outcomes_lock:
+                return type_ids_by_key(self._outcomes, keys)
+        return self._scratch_type_ids(keys)
+
+    def _scratch_type_ids(self, keys: Sequence[tuple[str, str, str | None]]) -> list[int]:
+        """A write-only store projects the topic up to its type op into memory and reads the ids there.
+
+        Types are registered rarely (once per process, typically before anything else), and a producer
+        without a projection has no other way to learn an id the log decides. The cost grows with the log.
+        """
+        if self._scratch_source is None:
+            raise FailedPreconditionError("this log cannot project its type registrations")
+        op_id, position = self._waited.last
+        con = duckdb.connect(":memory:")
+        loop = ProjectorLoop(con.cursor(), self._scratch_source(), self.settings)
+        try:
+            loop.start()
+            loop.wait_for(position, self.settings.delivery_timeout_s)
+            error = first_rejection(con, [op_id])
+            if error is not None:
+                raise error
+            return type_ids_by_key(con, keys)
+        finally:
+            loop.stop()
+            con.close()
 
     def sync(self, timeout: float | None = None) -> None:
         with self._pending_lock:
@@ -78,7 +113,10 @@ def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> Me
     writer = KafkaLogWriter(settings, list(url.bootstrap), url.topic)
     writer.ensure_topic()
     if db is None:
-        return MetadataStore(KafkaOpLog(writer, None, settings), None, settings)
+        def scratch() -> LogSource:
+            return KafkaLogReader(settings, list(url.bootstrap), url.topic)
+
+        return MetadataStore(KafkaOpLog(writer, None, settings, scratch_source=scratch), None, settings)
     con = open_duckdb(db, settings)
     source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
     try:
