@@ -17,7 +17,7 @@ from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
 from mlmd_log.projector.loop import LogSource, ProjectorLoop
 from mlmd_log.query.outcomes import first_rejection, type_ids_by_key
 from mlmd_log.settings import Settings
-from mlmd_log.store import MetadataStore, open_duckdb
+from mlmd_log.store import MetadataStore, open_duckdb, store_threads
 from mlmd_log.urls import KafkaLogUrl
 
 
@@ -118,6 +118,7 @@ def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> Me
 
         return MetadataStore(KafkaOpLog(writer, None, settings, scratch_source=scratch), None, settings)
     con = open_duckdb(db, settings)
+    store_threads(con, settings)
     source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
     try:
         replica = ProjectorLoop(con.cursor(), source, settings)

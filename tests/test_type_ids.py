@@ -81,3 +81,25 @@ def test_explicit_type_ids_are_kept_and_new_ids_continue_above_them() -> None:
     assert isinstance(report.outcomes[3].error, AlreadyExistsError)
     rows = con.execute("SELECT name, id FROM type_versions WHERE id >= 10 ORDER BY id").fetchall()
     assert rows == [("Imported", 500), ("New", 501)]
+
+
+def test_concurrent_registrations_agree_and_number_densely(store: Any) -> None:
+    import threading
+
+    got: dict[int, tuple[int, int]] = {}
+
+    def register(n: int) -> None:
+        shared = store.put_context_type(mlmd.ContextType(name="Shared"))
+        own = store.put_context_type(mlmd.ContextType(name=f"Own{n}"))
+        got[n] = (shared, own)
+
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(got) == 8
+    assert len({shared for shared, _ in got.values()}) == 1  # everyone got the one id of the one type
+    ids = sorted({shared for shared, _ in got.values()} | {own for _, own in got.values()})
+    assert ids == list(range(ids[0], ids[0] + 9))  # nine types, numbered without a gap
+    assert [t.id for t in store.get_context_types()] == ids
