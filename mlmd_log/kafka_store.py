@@ -8,13 +8,12 @@ its rejection with MLMD's error class (ADR 0001).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import duckdb
 
-from mlmd_log.errors import FailedPreconditionError
 from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
-from mlmd_log.projector.loop import LogSource, ProjectorLoop
+from mlmd_log.projector.loop import ProjectorLoop
 from mlmd_log.query.outcomes import first_rejection, type_ids_by_key
 from mlmd_log.settings import Settings
 from mlmd_log.store import MetadataStore, open_duckdb, store_threads
@@ -27,7 +26,6 @@ class KafkaOpLog:
     def __init__(
         self, writer: KafkaLogWriter, replica: ProjectorLoop | None, settings: Settings,
         outcomes: duckdb.DuckDBPyConnection | None = None,
-        scratch_source: Callable[[], LogSource] | None = None,
     ) -> None:
         self.writer = writer
         self.replica = replica
@@ -36,8 +34,6 @@ class KafkaOpLog:
         self._outcomes_lock = threading.Lock()  # one cursor, any thread
         self._pending: list[SendFuture] = []  # appended without wait, not yet reported by sync()
         self._pending_lock = threading.Lock()
-        #: A write-only store's way to learn type ids: a reader of the topic for a throwaway projection.
-        self._scratch_source = scratch_source
         self._waited = threading.local()  # (op_id, position) of this thread's last append with wait=True
 
     def append(self, op_id: str, data: bytes, *, wait: bool = False) -> SendFuture:
@@ -75,11 +71,12 @@ class KafkaOpLog:
         Types are registered rarely (once per process, typically before anything else), and a producer
         without a projection has no other way to learn an id the log decides. The cost grows with the log.
         """
-        if self._scratch_source is None:
-            raise FailedPreconditionError("this log cannot project its type registrations")
+        from mlmd_log.projector.transport import KafkaLogReader
+
         op_id, position = self._waited.last
         con = duckdb.connect(":memory:")
-        loop = ProjectorLoop(con.cursor(), self._scratch_source(), self.settings)
+        source = KafkaLogReader(self.settings, list(self.writer.bootstrap), self.writer.topic)
+        loop = ProjectorLoop(con.cursor(), source, self.settings)
         try:
             loop.start()
             loop.wait_for(position, self.settings.delivery_timeout_s)
@@ -113,10 +110,7 @@ def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> Me
     writer = KafkaLogWriter(settings, list(url.bootstrap), url.topic)
     writer.ensure_topic()
     if db is None:
-        def scratch() -> LogSource:
-            return KafkaLogReader(settings, list(url.bootstrap), url.topic)
-
-        return MetadataStore(KafkaOpLog(writer, None, settings, scratch_source=scratch), None, settings)
+        return MetadataStore(KafkaOpLog(writer, None, settings), None, settings)
     con = open_duckdb(db, settings)
     store_threads(con, settings)
     source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
