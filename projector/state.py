@@ -196,6 +196,11 @@ class BatchState:
         written[key] = value
 
 
+#: Ids below this are never hashed ones worth checking (a 52-bit hash falls below it once in a million), so
+#: :meth:`OpTx.next_type_id` hashes only the few types above it.
+_HASHED_FLOOR = 1 << 32
+
+
 class OpTx:
     """One op's view: reads fall through to the batch state; writes stay local until :meth:`commit`."""
 
@@ -241,7 +246,7 @@ class OpTx:
         """
         used = [
             type_id for type_id, row in (*self.state.types.items(), *self.types.items())
-            if type_id != type_id_for(row.kind, row.name, row.version)  # type: ignore[arg-type]
+            if type_id < _HASHED_FLOOR or type_id != type_id_for(row.kind, row.name, row.version)  # type: ignore[arg-type]
         ]
         return max(FIRST_TYPE_ID, max(used, default=0) + 1)
 
