@@ -61,7 +61,7 @@ from common import (
 from mlmd_reference import BACKENDS, add_reference_args, figure, reference_from_args
 
 import mlmd_log
-from mlmd_log.ids import type_id_for
+from mlmd_log.ids import FIRST_TYPE_ID
 from mlmd_log.producer.api import Producer
 from mlmd_log.producer.transport import KafkaLogWriter
 from mlmd_log.schemas.v1 import ops_pb2
@@ -127,8 +127,8 @@ def run_ours(url: str, calls: list[list[Any]], profile: Path | None = None) -> d
     """
     store = mlmd_log.connect(url)
     try:
-        store.put_artifact_type(artifact_type())
-        store.put_artifacts([make_artifact(type_id_for("artifact", "DataSet", None), -1)])  # lease + connect
+        type_id = store.put_artifact_type(artifact_type())
+        store.put_artifacts([make_artifact(type_id, -1)])  # lease + connect
         store.sync()
         latencies = []
         clock = time.perf_counter
@@ -204,7 +204,7 @@ def run_writer(bootstrap: str, topic: str, payloads: list[bytes]) -> dict[str, A
 
 def measure_shape(broker: Any, shape: str, count: int, repeat: int) -> dict[str, Any]:
     """Run ours, our writer and raw ``repeat`` times each (rotating the order) on fresh topics; medians."""
-    type_id = type_id_for("artifact", "DataSet", None)
+    type_id = FIRST_TYPE_ID
     calls = calls_for(shape, count, type_id)
     payloads, api_s = encoded(calls)
     op_bytes = sum(len(p) for p in payloads) / len(payloads)
@@ -251,7 +251,7 @@ def measure_shape(broker: Any, shape: str, count: int, repeat: int) -> dict[str,
 
 def profile_shape(broker: Any, shape: str, count: int, report: Path, first: bool) -> dict[str, Any]:
     """One more run of ours under cProfile; top functions appended to ``report``."""
-    calls = calls_for(shape, count, type_id_for("artifact", "DataSet", None))
+    calls = calls_for(shape, count, FIRST_TYPE_ID)
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "producer.pstats"
         run = run_ours(broker.url(f"bench-producer-profile-{uuid.uuid4().hex[:8]}"), calls, stats)

@@ -114,6 +114,20 @@ class CollectingLog:
     def lease(self, op_id: str, data: bytes) -> int:
         return self.append(op_id, data).at
 
+    def type_ids(self, keys: list[tuple[str, str, str | None]]) -> list[int]:
+        """Type ids as the projector decides them (log order): project the ops so far into memory."""
+        import duckdb
+
+        from mlmd_log.projector.engine import Projector
+        from mlmd_log.query.outcomes import type_ids_by_key
+
+        con = duckdb.connect()
+        try:
+            Projector(con).project(self.records())
+            return type_ids_by_key(con, keys)
+        finally:
+            con.close()
+
     def sync(self, timeout: float | None = None) -> None:
         pass
 

@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                     fmt=False)
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     serve.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
-    serve.add_argument("--max-workers", type=int, default=8, help="concurrent requests")
+    serve.add_argument("--max-workers", type=int, default=32, help="concurrent requests (a waiting write holds one)")
     serve.add_argument("--tls-key", help="server private key (PEM); with --tls-cert enables TLS")
     serve.add_argument("--tls-cert", help="server certificate chain (PEM)")
     serve.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")

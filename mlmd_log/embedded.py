@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -22,6 +22,7 @@ from mlmd_log.projector.ddl import LOG_TABLE, drop_projection
 from mlmd_log.projector.engine import BatchReport, Projector
 from mlmd_log.projector.logtable import read_records
 from mlmd_log.projector.records import LogRecord
+from mlmd_log.query.outcomes import type_ids_by_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,10 @@ class EmbeddedLog:
 
     def lease(self, op_id: str, data: bytes) -> int:
         return self.append(op_id, data).at
+
+    def type_ids(self, keys: Sequence[tuple[str, str, str | None]]) -> list[int]:
+        with self._lock:
+            return type_ids_by_key(self.con, keys)
 
     def sync(self, timeout: float | None = None) -> None:
         """Nothing to wait for: every append was applied before it returned."""

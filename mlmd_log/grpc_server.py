@@ -144,7 +144,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
-    max_workers: int = 8,
+    max_workers: int = 32,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     tls: TlsConfig | None = None,
     token: str | SecretStr | None = None,
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", help="DuckDB projection file (env MLMD_LOG_DB; embedded logs use their own file)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on stdout)")
-    parser.add_argument("--max-workers", type=int, default=8)
+    parser.add_argument("--max-workers", type=int, default=32)
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument("--tls-key", help="server private key (PEM)")
     parser.add_argument("--tls-cert", help="server certificate chain (PEM)")

@@ -1,8 +1,8 @@
 """Id rules shared by producers and the projector (ADR 0001).
 
-Nodes take ids from leased blocks numbered by log position; types take
-deterministic ids from (kind, name, version). Pure functions, no I/O: both
-sides compute the same answers, and so does every replay.
+Nodes take ids from leased blocks numbered by log position; the projector numbers
+types in log order. Pure functions, no I/O: both sides compute the same answers,
+and so does every replay.
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def lease_block(position: int) -> tuple[int, int]:
 
 
 def type_id_for(kind: TypeKind, name: str, version: str | None) -> int:
-    """The id of the type (kind, name, version): the same in every process and every replay.
+    """The hashed id logs written before type ids followed log order gave (kind, name, version).
+
+    Such logs carry these ids in their type ops and replay with them; the projector's counter for new
+    types skips them (ADR 0001 §2).
 
     Simple types keep MLMD's ids 1..9; every other type maps to
     ``FIRST_TYPE_ID + BLAKE2b-52(kind, name, version)``. An unset version and an

@@ -8,14 +8,15 @@ its rejection with MLMD's error class (ADR 0001).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import duckdb
 
 from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
 from mlmd_log.projector.loop import ProjectorLoop
-from mlmd_log.query.outcomes import first_rejection
+from mlmd_log.query.outcomes import first_rejection, type_ids_by_key
 from mlmd_log.settings import Settings
-from mlmd_log.store import MetadataStore, open_duckdb
+from mlmd_log.store import MetadataStore, open_duckdb, store_threads
 from mlmd_log.urls import KafkaLogUrl
 
 
@@ -33,6 +34,7 @@ class KafkaOpLog:
         self._outcomes_lock = threading.Lock()  # one cursor, any thread
         self._pending: list[SendFuture] = []  # appended without wait, not yet reported by sync()
         self._pending_lock = threading.Lock()
+        self._waited = threading.local()  # (op_id, position) of this thread's last append with wait=True
 
     def append(self, op_id: str, data: bytes, *, wait: bool = False) -> SendFuture:
         future = self.writer.send(data, op_id=op_id)
@@ -48,6 +50,7 @@ class KafkaOpLog:
 
     def _settle(self, futures: list[SendFuture], timeout: float | None) -> None:
         last = max(f.position(timeout) for f in futures)
+        self._waited.last = (futures[-1].op_id, last)
         if self.replica is None or self._outcomes is None:
             return
         self.replica.wait_for(last, timeout)
@@ -55,6 +58,35 @@ class KafkaOpLog:
             error = first_rejection(self._outcomes, [f.op_id for f in futures])
         if error is not None:
             raise error
+
+    def type_ids(self, keys: Sequence[tuple[str, str, str | None]]) -> list[int]:
+        if self._outcomes is not None:
+            with self._outcomes_lock:
+                return type_ids_by_key(self._outcomes, keys)
+        return self._scratch_type_ids(keys)
+
+    def _scratch_type_ids(self, keys: Sequence[tuple[str, str, str | None]]) -> list[int]:
+        """A write-only store projects the topic up to its type op into memory and reads the ids there.
+
+        Types are registered rarely (once per process, typically before anything else), and a producer
+        without a projection has no other way to learn an id the log decides. The cost grows with the log.
+        """
+        from mlmd_log.projector.transport import KafkaLogReader
+
+        op_id, position = self._waited.last
+        con = duckdb.connect(":memory:")
+        source = KafkaLogReader(self.settings, list(self.writer.bootstrap), self.writer.topic)
+        loop = ProjectorLoop(con.cursor(), source, self.settings)
+        try:
+            loop.start()
+            loop.wait_for(position, self.settings.delivery_timeout_s)
+            error = first_rejection(con, [op_id])
+            if error is not None:
+                raise error
+            return type_ids_by_key(con, keys)
+        finally:
+            loop.stop()
+            con.close()
 
     def sync(self, timeout: float | None = None) -> None:
         with self._pending_lock:
@@ -80,6 +112,7 @@ def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> Me
     if db is None:
         return MetadataStore(KafkaOpLog(writer, None, settings), None, settings)
     con = open_duckdb(db, settings)
+    store_threads(con, settings)
     source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
     try:
         replica = ProjectorLoop(con.cursor(), source, settings)

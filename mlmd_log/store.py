@@ -61,6 +61,12 @@ def _connect(
     return con
 
 
+def store_threads(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Set DuckDB's thread count for a store's file to ``settings.db_threads`` (0: leave DuckDB's default)."""
+    if settings.db_threads > 0:
+        con.execute("SET threads = ?", [settings.db_threads])
+
+
 def _limit_memory(con: duckdb.DuckDBPyConnection, path: str, settings: Settings) -> None:
     """Cap DuckDB's memory for a file database, so a long-running owner's RSS stays flat as the file grows.
 
@@ -92,6 +98,8 @@ class MetadataStore(Producer, Reader):
         self._embedded = producer_log if isinstance(producer_log, EmbeddedLog) else None
         self._alias_lock = threading.Lock()
         self._alias_cursor: duckdb.DuckDBPyConnection | None = None
+        #: Whether the projection holds any alias (None: not read yet); set on a commit that adds one.
+        self._has_aliases: bool | None = None
         if self._embedded is not None:
             self._embedded.listeners.append(self._on_commit)
 
@@ -127,6 +135,11 @@ class MetadataStore(Producer, Reader):
             if self._alias_cursor is None:
                 assert self._con is not None
                 self._alias_cursor = self._con.cursor()
+            if self._has_aliases is None:
+                row = self._alias_cursor.execute("SELECT count(*) > 0 FROM id_aliases").fetchone()
+                self._has_aliases = bool(row and row[0])
+            if not self._has_aliases:  # no alias anywhere: every id is its node's (one query saved per call)
+                return ids
             found = dict(
                 self._alias_cursor.execute(
                     "SELECT alias_id, canonical_id FROM id_aliases WHERE kind = ? "
@@ -137,6 +150,8 @@ class MetadataStore(Producer, Reader):
         return [found.get(i, i) for i in ids]
 
     def _on_commit(self, report: BatchReport) -> None:
+        if report.aliases:
+            self._has_aliases = True  # before any waiter of this commit reads it (listeners run first)
         self.on_commit(report.current, report.changed, report.aliases, report.types)
 
     def replay(self) -> int:
@@ -149,6 +164,7 @@ class MetadataStore(Producer, Reader):
             self.cache.clear()
         self.links.clear()
         self._alias_map = None
+        self._has_aliases = None
         return self._embedded.replay()
 
     def close(self, timeout: float | None = None) -> None:
@@ -195,6 +211,7 @@ def connect(log_url: str | None = None, db: str | None = None, settings: Setting
                 f"an embedded store keeps its log and projection in one file ({url.path}); omit db= or pass the same path"
             )
         con = open_duckdb(url.path, settings)
+        store_threads(con, settings)
         return MetadataStore(EmbeddedLog(con), con, settings)
     from mlmd_log.kafka_store import open_kafka_store
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlmd_log import __version__
 from mlmd_log.errors import OpTooLargeError
-from mlmd_log.ids import ID_BLOCK_SIZE, type_id_for
+from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.producer.ids import IdAllocator
 from mlmd_log.producer.log import OpLog, Receipt
 from mlmd_log.schemas.checks import check_edges, check_event, check_new_nodes, check_type
@@ -100,9 +100,9 @@ class Producer:
         getattr(request, f"{kind}_type").CopyFrom(msg)
         request.can_add_fields = can_add_fields
         request.can_omit_fields = can_omit_fields
-        type_id = type_id_for(kind, msg.name, msg.version if msg.HasField("version") else None)  # type: ignore[arg-type]
-        op.assigned_ids.type_ids.append(type_id)
-        self._append(op, f"put_{kind}_type", wait)
+        # The projector numbers new types in log order (ADR 0001): the id is known once the op is decided.
+        self._append(op, f"put_{kind}_type", True)
+        (type_id,) = self._log.type_ids([(kind, msg.name, msg.version if msg.HasField("version") else None)])
         return type_id
 
     def put_artifact_type(
@@ -258,17 +258,20 @@ class Producer:
         response = svc.PutTypesResponse()
         op = self._envelope()
         op.put_types.CopyFrom(request)
-        for kind, msgs, out in (
+        groups = (
             ("artifact", request.artifact_types, response.artifact_type_ids),
             ("execution", request.execution_types, response.execution_type_ids),
             ("context", request.context_types, response.context_type_ids),
-        ):
+        )
+        keys = []
+        for kind, msgs, _ in groups:
             for msg in msgs:
                 check_type(msg)
-                type_id = type_id_for(kind, msg.name, msg.version if msg.HasField("version") else None)  # type: ignore[arg-type]
-                out.append(type_id)
-                op.assigned_ids.type_ids.append(type_id)
-        self._append(op, "put_types", wait)
+                keys.append((kind, msg.name, msg.version if msg.HasField("version") else None))
+        self._append(op, "put_types", True)
+        ids = iter(self._log.type_ids(keys))
+        for _, msgs, out in groups:
+            out.extend(next(ids) for _ in msgs)
         return response
 
     # -- delivery ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ embedded log inside a DuckDB file (:mod:`mlmd_log.embedded`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -29,6 +30,11 @@ class OpLog(Protocol):
 
     def lease(self, op_id: str, data: bytes) -> int:
         """Append a lease op and return its acknowledged log position."""
+        ...
+
+    def type_ids(self, keys: Sequence[tuple[str, str, str | None]]) -> list[int]:
+        """Ids of the types ``(kind, name, version)``, once an op registering them was appended with
+        ``wait=True`` and applied: the projector decides type ids in log order (ADR 0001)."""
         ...
 
     def sync(self, timeout: float | None = None) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, StatusError
-from mlmd_log.ids import TypeKind, type_id_for
+from mlmd_log.ids import TypeKind
 from mlmd_log.projector.fastpath import insert_new_nodes
 from mlmd_log.projector.nodes import alias, insert_node, next_id, put_nodes, resolve, update_node
 from mlmd_log.projector.state import BatchState, OpTx
@@ -28,14 +28,29 @@ def _type_text(props: dict[str, int]) -> str:
     return ", ".join(f"{k}: {names.get(v, v)}" for k, v in sorted(props.items()))
 
 
-def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) -> int:
-    """Register or extend a type; MLMD's compatibility rules for an existing one."""
+def put_type(
+    tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool, explicit: int | None = None
+) -> int:
+    """Register or extend a type; MLMD's compatibility rules for an existing one.
+
+    A new type takes the next id in log order (ADR 0001), or ``explicit`` when the op carries one (an import,
+    or a log written when type ids were hashes); an existing type keeps its id.
+    """
     check_type(msg)
     given = dict(msg.properties)
     version = msg.version if msg.HasField("version") else None
-    type_id = type_id_for(kind, msg.name, version)
-    stored = tx.type(type_id)
+    stored = tx.type_by_key(kind, msg.name, version)
+    if stored is not None and explicit is not None and explicit != stored.id:
+        raise AlreadyExistsError(
+            f"{kind} type {msg.name!r} already exists with id {stored.id}, not the given id {explicit}"
+        )
     if stored is None:
+        type_id = explicit if explicit is not None else tx.next_type_id()
+        taken = tx.type(type_id)
+        if taken is not None:
+            raise AlreadyExistsError(
+                f"Type id {type_id} of {kind} type {msg.name!r} is taken by {taken.kind} type {taken.name!r}"
+            )
         row = TypeRow(
             id=type_id, kind=kind, name=msg.name, version=version,
             description=msg.description if msg.HasField("description") else None,
@@ -48,10 +63,7 @@ def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) 
         tx.types[type_id] = row
         tx.type_writes.append((row, None))
         return type_id
-    if (stored.kind, stored.name, stored.version) != (kind, msg.name, version):
-        raise AlreadyExistsError(
-            f"Type id {type_id} of {kind} type {msg.name!r} collides with {stored.kind} type {stored.name!r}"
-        )
+    type_id = stored.id
     prefix = "Type already exists with different properties: "
     for prop, data_type in given.items():
         if prop in stored.props and stored.props[prop] != data_type:
@@ -254,14 +266,21 @@ def put_lineage_subgraph(tx: OpTx, req: Any, ids: dict[str, Iterator[int]], time
             link(tx, "association", "execution", execution_id, context_id)
 
 
-def _put_types(tx: OpTx, req: Any) -> None:
+def _put_types(tx: OpTx, req: Any, explicit: Iterator[int | None]) -> None:
     flags = (req.can_add_fields, req.can_omit_fields)
     for t in req.artifact_types:
-        put_type(tx, "artifact", t, *flags)
+        put_type(tx, "artifact", t, *flags, next(explicit))
     for t in req.execution_types:
-        put_type(tx, "execution", t, *flags)
+        put_type(tx, "execution", t, *flags, next(explicit))
     for t in req.context_types:
-        put_type(tx, "context", t, *flags)
+        put_type(tx, "context", t, *flags, next(explicit))
+
+
+def _explicit_type_ids(op: ops_pb2.Operation) -> Iterator[int | None]:
+    """The op's given type ids in order, then None for every type without one (ids decided here)."""
+    yield from op.assigned_ids.type_ids
+    while True:
+        yield None
 
 
 def _paths(req: Any) -> Sequence[str]:
@@ -302,9 +321,10 @@ def apply_op(tx: OpTx, op: ops_pb2.Operation, time_ms: int) -> None:
     elif payload in ("put_artifact_type", "put_execution_type", "put_context_type"):
         type_kind: TypeKind = payload[4:-5]  # one of the three kinds, by the test above
         r: Any = getattr(op, payload)
-        put_type(tx, type_kind, getattr(r, f"{type_kind}_type"), r.can_add_fields, r.can_omit_fields)
+        explicit = next(_explicit_type_ids(op))
+        put_type(tx, type_kind, getattr(r, f"{type_kind}_type"), r.can_add_fields, r.can_omit_fields, explicit)
     elif payload == "put_types":
-        _put_types(tx, op.put_types)
+        _put_types(tx, op.put_types, _explicit_type_ids(op))
     else:
         raise InvalidArgumentError(f"op {op.op_id!r} has no payload this projector knows ({payload!r})")
 

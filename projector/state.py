@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mlmd_log.ids import ID_BLOCK_SIZE
+from mlmd_log.ids import FIRST_TYPE_ID, ID_BLOCK_SIZE, type_id_for
 from mlmd_log.schemas.rows import NodeRow, TypeRow
 
 KINDS = ("artifact", "execution", "context")
@@ -196,6 +196,11 @@ class BatchState:
         written[key] = value
 
 
+#: Ids below this are never hashed ones worth checking (a 52-bit hash falls below it once in a million), so
+#: :meth:`OpTx.next_type_id` hashes only the few types above it.
+_HASHED_FLOOR = 1 << 32
+
+
 class OpTx:
     """One op's view: reads fall through to the batch state; writes stay local until :meth:`commit`."""
 
@@ -222,6 +227,28 @@ class OpTx:
     def type(self, type_id: int) -> TypeRow | None:
         found = self.types.get(type_id)
         return found if found is not None else self.state.types.get(type_id)
+
+    def type_by_key(self, kind: str, name: str, version: str | None) -> TypeRow | None:
+        """The current type (kind, name, version), or None (types are few: a scan)."""
+        for row in self.types.values():
+            if row.kind == kind and row.name == name and row.version == version:
+                return row
+        for row in self.state.types.values():
+            if row.kind == kind and row.name == name and row.version == version and row.id not in self.types:
+                return row
+        return None
+
+    def next_type_id(self) -> int:
+        """The id a new type takes: one above every id in use, so ids follow creation order (ADR 0001).
+
+        Ids that a log once derived by hashing (before ids followed log order) are skipped, so such a log
+        keeps numbering its new types densely.
+        """
+        used = [
+            type_id for type_id, row in (*self.state.types.items(), *self.types.items())
+            if type_id < _HASHED_FLOOR or type_id != type_id_for(row.kind, row.name, row.version)  # type: ignore[arg-type]
+        ]
+        return max(FIRST_TYPE_ID, max(used, default=0) + 1)
 
     def commit(self) -> None:
         state, out, pos = self.state, self.state.out, self.position

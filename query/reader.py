@@ -734,17 +734,23 @@ class Reader:
 
     def _events(self, column: str, kind: str, ids: Sequence[int], as_of: AsOf) -> list[mlmd.Event]:
         position = self._position(as_of)
-        wanted = self._resolve_ids(kind, list(ids), position)
+        if position is None and self.cache is not None:
+            aliases = self._current_aliases(kind)  # in memory, kept current by the cache's alias generation
+            wanted = [aliases.get(i, i) for i in ids]
+        else:
+            wanted = self._resolve_ids(kind, list(ids), position)
         return self._events_at(column, wanted, position) if wanted else []
 
     def _events_at(self, column: str, wanted: Sequence[int], position: int | None) -> list[mlmd.Event]:
         """Events touching ``wanted`` ids (already canonical) at a resolved position."""
         vf, vparams = version_filter("v", position)
+        few = len(wanted) <= 8  # a short IN list plans and runs faster than unnesting a list parameter
+        in_list = f"({', '.join('?' * len(wanted))})" if few else "(SELECT unnest(?::BIGINT[]))"
         rows = self.con.execute(
             "SELECT artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata "
-            f"FROM event_versions v WHERE {vf} AND {column} IN (SELECT unnest(?::BIGINT[])) "
+            f"FROM event_versions v WHERE {vf} AND {column} IN {in_list} "
             "ORDER BY valid_from, artifact_id, execution_id, type",
-            [*vparams, wanted],
+            [*vparams, *wanted] if few else [*vparams, wanted],
         ).fetchall()
         return [event_proto(r) for r in rows]
 

@@ -3,13 +3,15 @@ oracle on generated rows), and an op log that keeps what a Producer appends as l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
 
 from mlmd_log.projector.ddl import migrate
+from mlmd_log.projector.engine import Projector
 from mlmd_log.projector.records import LogRecord
+from mlmd_log.query.outcomes import type_ids_by_key
 
 
 def empty_projection(type_id: int) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -42,6 +44,15 @@ class CollectingLog:
     def lease(self, op_id: str, data: bytes) -> int:
         self.append(op_id, data)
         return len(self.records) - 1
+
+    def type_ids(self, keys: Sequence[tuple[str, str, str | None]]) -> list[int]:
+        """Type ids as the projector decides them: project the ops so far into memory and read them there."""
+        con = duckdb.connect()
+        try:
+            Projector(con).project(self.records)
+            return type_ids_by_key(con, keys)
+        finally:
+            con.close()
 
     def sync(self, timeout: float | None = None) -> None:
         """Nothing to deliver."""

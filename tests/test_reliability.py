@@ -117,6 +117,9 @@ class RecordingLog:
     def lease(self, op_id: str, data: bytes) -> int:
         return self.inner.lease(op_id, data)
 
+    def type_ids(self, keys: list[tuple[str, str, str | None]]) -> list[int]:
+        return self.inner.type_ids(keys)
+
     def sync(self, timeout: float | None = None) -> None:
         self.inner.sync(timeout)
 
