@@ -17,7 +17,7 @@ from mlmd_log.errors import InvalidArgumentError
 from mlmd_log.query.asof import version_filter
 from mlmd_log.query.context import ReadContext, id_in
 from mlmd_log.query.convert import node_rows, node_select
-from mlmd_log.query.filter_query import compile_filter
+from mlmd_log.query.filter import compile_filter
 from mlmd_log.query.listing import Listing, OrderedQuery
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.paging import PageToken, query_digest
