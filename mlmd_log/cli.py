@@ -105,15 +105,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from mlmd_log.grpc_server import main as serve_main
+    from mlmd_log.grpc.server import run
 
-    argv = ["--host", args.host, "--port", str(args.port), "--max-workers", str(args.max_workers)]
-    for flag, value in (("--log", args.log), ("--db", args.db), ("--tls-key", args.tls_key),
-                        ("--tls-cert", args.tls_cert), ("--tls-client-ca", args.tls_client_ca),
-                        ("--port-file", args.port_file)):
-        if value:
-            argv += [flag, value]
-    return serve_main(argv)
+    return run(args, settings)
 
 
 def _param(text: str) -> Any:
@@ -283,6 +277,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlmd_log.grpc.options import add_arguments as add_server_arguments
+
     parser = argparse.ArgumentParser(prog="mlmd-log", description="An event-sourced ML Metadata store.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -305,14 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--bootstrap", metavar="HOST:PORT", help="run through an existing Kafka")
     demo.add_argument("--topic", help="topic for --kafka/--bootstrap (default: a new one per run)")
     serve = command("serve", _serve, "serve MLMD's gRPC API (the server projects the log and owns the DuckDB file)",
-                    fmt=False)
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-    serve.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
-    serve.add_argument("--max-workers", type=int, default=8, help="concurrent requests")
-    serve.add_argument("--tls-key", help="server private key (PEM); with --tls-cert enables TLS")
-    serve.add_argument("--tls-cert", help="server certificate chain (PEM)")
-    serve.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
-    serve.add_argument("--port-file", help="write the bound port here once serving")
+                    db=False, fmt=False)
+    add_server_arguments(serve)
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
     project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")
