@@ -206,6 +206,7 @@ class MetadataStore:
     get_context_types_by_external_ids = delegate("reader.types", TypeReads.get_context_types_by_external_ids)
     get_events_by_artifact_ids = delegate("reader.events", EventReads.get_events_by_artifact_ids)
     get_events_by_execution_ids = delegate("reader.events", EventReads.get_events_by_execution_ids)
+    get_reachable_nodes = delegate("reader.lineage", LineageReads.get_reachable_nodes)
     get_lineage_subgraph = delegate("reader.lineage", LineageReads.get_lineage_subgraph)
     get_history = delegate("reader.history", HistoryReads.get_history)
     get_changes = delegate("reader.history", HistoryReads.get_changes)

@@ -22,6 +22,7 @@ from mlmd_log.query.convert import node_rows, node_select
 from mlmd_log.query.events import EventReads
 from mlmd_log.query.lineage import Reached, traverse, walk
 from mlmd_log.query.lineage_index import Snapshot
+from mlmd_log.query.nodes import NodeReads
 from mlmd_log.query.options import ListOptions
 from mlmd_log.query.select import NodeSelector
 from mlmd_log.query.types import TypeReads
@@ -47,11 +48,28 @@ def _warn_truncated() -> None:
 class LineageReads:
     """The lineage reads of one reader (nodes by filter from its selector; types and events from its peers)."""
 
-    def __init__(self, ctx: ReadContext, selector: NodeSelector, types: TypeReads, events: EventReads) -> None:
+    def __init__(
+        self, ctx: ReadContext, selector: NodeSelector, types: TypeReads, events: EventReads, nodes: NodeReads
+    ) -> None:
         self.ctx = ctx
         self.selector = selector
         self.types = types
         self.events = events
+        self.nodes = nodes
+
+    def get_reachable_nodes(
+        self, start_kind: str, start_id: int, *, max_hops: int, direction: int, as_of: AsOf = None
+    ) -> tuple[list[mlmd.Artifact], list[mlmd.Execution]]:
+        """The artifacts and executions reachable from one artifact or execution (``start_kind``) through
+        events, within ``max_hops``, walking ``direction`` (:mod:`~mlmd_log.query.lineage`'s UPSTREAM,
+        DOWNSTREAM or BIDIRECTIONAL); the start node included. What ``mlmd-log lineage`` lists."""
+        position = self.ctx.position(as_of)
+        reached = traverse(self.ctx.con, start_kind=start_kind, start_ids=[start_id], max_hops=max_hops,
+                           direction=direction, position=position)
+        return (
+            self.nodes.get_artifacts_by_id(reached.artifact_ids, as_of=position),
+            self.nodes.get_executions_by_id(reached.execution_ids, as_of=position),
+        )
 
     def _filter_ids(self, kind: str, filter_query: str, position: int | None, limit: int) -> list[int]:
         rows, _ = self.selector.node_rows(kind, "TRUE", [], position, ListOptions(limit=limit, filter_query=filter_query), None)

@@ -47,7 +47,7 @@ class Reader:
         self.types = TypeReads(ctx)
         self.events = EventReads(ctx)
         self.nodes = NodeReads(ctx, selector, self.types)
-        self.lineage = LineageReads(ctx, selector, self.types, self.events)
+        self.lineage = LineageReads(ctx, selector, self.types, self.events, self.nodes)
         self.history = HistoryReads(ctx, self.nodes)
 
     @property
@@ -167,6 +167,7 @@ class Reader:
     get_events_by_execution_ids = delegate("events", EventReads.get_events_by_execution_ids)
 
     # -- lineage ---------------------------------------------------------------------------------------------
+    get_reachable_nodes = delegate("lineage", LineageReads.get_reachable_nodes)
     get_lineage_subgraph = delegate("lineage", LineageReads.get_lineage_subgraph)
 
     # -- history and audit -----------------------------------------------------------------------------------
