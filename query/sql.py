@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from mlmd_log.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
 from mlmd_log.query.sql_macros import install_macros
+from mlmd_log.transaction import transaction
 
 Output = Literal["arrow", "pandas", "polars"]
 OUTPUTS: Final[tuple[str, ...]] = ("arrow", "pandas", "polars")
@@ -44,18 +45,12 @@ def run_sql(
             "the log is the only way to change the store"
         )
     con = con.cursor()  # its own transaction, and no pending result of the caller's in the way
-    con.execute("BEGIN TRANSACTION")
     try:
-        install_macros(con, query)
-        result = con.sql(query, params=params).to_arrow_table()
-    except duckdb.PermissionException as err:
-        raise PermissionDeniedError(f"sql() cannot reach files or extensions: {err}") from err
-    except duckdb.Error as err:
-        raise InvalidArgumentError(f"Invalid SQL: {err}") from err
+        with transaction(con, read_only=True, user_sql=True):
+            install_macros(con, query)
+            return con.sql(query, params=params).to_arrow_table()
     finally:
-        con.execute("ROLLBACK")
         con.close()
-    return result
 
 
 def convert_output(table: pa.Table, output: str) -> Any:

@@ -5,7 +5,7 @@ included), module by module, through the package-dir mapping of pyproject.toml. 
 
 * ``schemas`` is the bottom floor: it imports nothing of the package but itself and the foundation;
 * ``producer``, ``projector`` and ``query`` stand on ``schemas`` and the foundation (errors, settings,
-  ids, urls, output, delegate), never on the root's composition (store, CLI, servers, demo);
+  ids, urls, output, delegate, transaction), never on the root's composition (store, CLI, servers, demo);
 * the projector imports neither the query nor the producer; the query (reads) imports neither the
   producer nor the projector (writes);
 * the foundation imports only the foundation.
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "mlmd_log"
 #: Root modules any layer may stand on: they import nothing above themselves.
 FOUNDATION = frozenset(
-    f"{PACKAGE}{suffix}" for suffix in ("", ".errors", ".settings", ".ids", ".urls", ".output", ".delegate")
+    f"{PACKAGE}{suffix}" for suffix in ("", ".errors", ".settings", ".ids", ".urls", ".output", ".delegate", ".transaction")
 )
 LAYERS = ("schemas", "producer", "projector", "query")
 
