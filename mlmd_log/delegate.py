@@ -1,4 +1,4 @@
-"""Typed delegation: a facade exposes a part's method as its own without restating the signature.
+"""Typed delegation: a facade exposes a part's method (or attribute) as its own without restating it.
 
 ``get_x = delegate("reader", Reader.get_x)`` on a class makes ``obj.get_x`` the bound
 ``obj.reader.get_x``: the part's docstring and signature (``help``, ``inspect``), and
@@ -16,6 +16,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class delegate(Generic[P, R]):  # noqa: N801  # named like the functions it stands for
@@ -44,3 +45,32 @@ class delegate(Generic[P, R]):  # noqa: N801  # named like the functions it stan
     def __call__(self, obj: Any, *args: P.args, **kwargs: P.kwargs) -> R:
         found: Callable[P, R] = self._find(obj)
         return found(*args, **kwargs)
+
+
+class forwarded(Generic[T]):  # noqa: N801  # named like the property it stands for
+    """An attribute of a part (a dotted path: ``"reader.links"``), read and written through the facade.
+
+    ``links = forwarded[LineageIndex]("ctx.links")``: ``obj.links`` is ``obj.ctx.links``, typed
+    :class:`LineageIndex`, and ``obj.links = x`` sets ``obj.ctx.links``.
+    """
+
+    def __init__(self, path: str, doc: str = "") -> None:
+        self.__doc__ = doc
+        self._get = attrgetter(path)
+        head, _, self._name = path.rpartition(".")
+        self._owner: Callable[[object], object] = attrgetter(head) if head else (lambda obj: obj)
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> forwarded[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+
+    def __get__(self, obj: object | None, owner: type) -> forwarded[T] | T:
+        if obj is None:
+            return self
+        found: T = self._get(obj)
+        return found
+
+    def __set__(self, obj: object, value: T) -> None:
+        setattr(self._owner(obj), self._name, value)

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from mlmd_log.database import open_duckdb, open_reader
-from mlmd_log.delegate import delegate
+from mlmd_log.delegate import delegate, forwarded
 from mlmd_log.embedded import EmbeddedLog
 from mlmd_log.errors import InvalidArgumentError, UnimplementedError
 from mlmd_log.producer.api import Producer
@@ -30,9 +28,8 @@ from mlmd_log.query.lineage_graph import LineageReads
 from mlmd_log.query.lineage_index import LineageIndex
 from mlmd_log.query.nodes import NodeReads
 from mlmd_log.query.reader import Reader
-from mlmd_log.query.sql import Output
+from mlmd_log.query.sql import SqlCall
 from mlmd_log.query.types import TypeReads
-from mlmd_log.schemas.rows import NodeRow
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
@@ -57,30 +54,11 @@ class MetadataStore:
 
     # -- the parts' state, as the single-object store showed it -------------------------------------------
 
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        """The reader's cursor of the projection."""
-        return self.reader.con
-
-    @property
-    def cache(self) -> NodeCache | None:
-        return self.reader.cache
-
-    @property
-    def links(self) -> LineageIndex:
-        return self.reader.links
-
-    @links.setter
-    def links(self, links: LineageIndex) -> None:
-        self.reader.links = links
-
-    @property
-    def frozen(self) -> bool:
-        return self.reader.frozen
-
-    @property
-    def session_id(self) -> str:
-        return self.producer.session_id
+    con = forwarded[duckdb.DuckDBPyConnection]("reader.ctx.con", "The reader's cursor of the projection.")
+    cache = forwarded[NodeCache | None]("reader.ctx.cache", "The reader's node cache (None: write-only).")
+    links = forwarded[LineageIndex]("reader.ctx.links", "Lineage links in memory, shared by the server's readers.")
+    frozen = forwarded[bool]("reader.ctx.frozen", "Always False: a store's projection moves.")
+    session_id = forwarded[str]("producer.session_id", "This producer's session, stamped on every op.")
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -139,30 +117,10 @@ class MetadataStore:
 
     # -- reads --------------------------------------------------------------------------------------------
 
-    def on_commit(
-        self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool,
-        types: bool = False,
-    ) -> None:
-        """Bring the reader's cached state up to a projector commit."""
-        self.reader.on_commit(current, changed, aliases, types)
-
+    on_commit = delegate("reader", Reader.on_commit)
     log_position = delegate("reader", Reader.log_position)
 
-    @overload
-    def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Literal["arrow"] = ...
-    ) -> pa.Table: ...
-
-    @overload
-    def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output
-    ) -> Any: ...
-
-    def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output = "arrow"
-    ) -> Any:
-        """The reader's :meth:`~mlmd_log.query.reader.Reader.sql` (its overloads stated here for type checkers)."""
-        return self.reader.sql(query, params, output=output)
+    sql = forwarded[SqlCall]("reader.sql", "The reader's :meth:`~mlmd_log.query.reader.Reader.sql`.")
 
     get_nodes_page = delegate("reader.nodes", NodeReads.get_nodes_page)
     get_nodes_by_type_page = delegate("reader.nodes", NodeReads.get_nodes_by_type_page)

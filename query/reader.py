@@ -14,12 +14,11 @@ returns id order; unknown types give empty lists.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from mlmd_log.delegate import delegate
+from mlmd_log.delegate import delegate, forwarded
 from mlmd_log.query.audit import HistoryReads
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.context import ReadContext
@@ -28,7 +27,7 @@ from mlmd_log.query.lineage_graph import LineageReads, ResultTruncatedWarning
 from mlmd_log.query.lineage_index import LineageIndex
 from mlmd_log.query.nodes import NodeReads
 from mlmd_log.query.select import NodeSelector
-from mlmd_log.query.sql import Output, convert_output, run_sql
+from mlmd_log.query.sql import Output, SqlCall, convert_output, run_sql
 from mlmd_log.query.types import TypeReads
 from mlmd_log.schemas.rows import NodeRow
 
@@ -50,29 +49,10 @@ class Reader:
         self.lineage = LineageReads(ctx, selector, self.types, self.events, self.nodes)
         self.history = HistoryReads(ctx, self.nodes)
 
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        """The connection (or cursor) this reader queries."""
-        return self.ctx.con
-
-    @property
-    def cache(self) -> NodeCache | None:
-        """Current nodes by id, for point gets (None: every read queries)."""
-        return self.ctx.cache
-
-    @property
-    def links(self) -> LineageIndex:
-        """Lineage links in memory, shared by a store's readers."""
-        return self.ctx.links
-
-    @links.setter
-    def links(self, links: LineageIndex) -> None:
-        self.ctx.links = links
-
-    @property
-    def frozen(self) -> bool:
-        """True for a read-only file nobody writes: its position is read once."""
-        return self.ctx.frozen
+    con = forwarded[duckdb.DuckDBPyConnection]("ctx.con", "The connection (or cursor) this reader queries.")
+    cache = forwarded[NodeCache | None]("ctx.cache", "Current nodes by id, for point gets (None: none kept).")
+    links = forwarded[LineageIndex]("ctx.links", "Lineage links in memory, shared by a store's readers.")
+    frozen = forwarded[bool]("ctx.frozen", "A read-only file nobody writes: its position is read once.")
 
     def on_commit(
         self, current: Mapping[str, Iterable[NodeRow]], changed: Mapping[str, Iterable[int]], aliases: bool,
@@ -98,17 +78,7 @@ class Reader:
         """The last log position this projection has applied (-1 when empty): a valid ``as_of``."""
         return self.ctx.log_position()
 
-    @overload
-    def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Literal["arrow"] = ...
-    ) -> pa.Table: ...
-
-    @overload
-    def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output
-    ) -> Any: ...
-
-    def sql(
+    def _sql(
         self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output = "arrow"
     ) -> Any:
         """Run one read-only SELECT over the documented tables, views and macros (docs/schema.md).
@@ -117,6 +87,9 @@ class Reader:
         (FailedPreconditionError naming the package when it is not installed).
         """
         return convert_output(run_sql(self.ctx.con, query, params), output)
+
+    #: ``sql(query, params=None, *, output="arrow")``: see :meth:`_sql` (typed by :class:`SqlCall`).
+    sql = forwarded[SqlCall]("_sql", "Run one read-only SELECT over the projection: a pyarrow.Table.")
 
     # -- artifacts, executions and contexts ------------------------------------------------------------------
     get_nodes_page = delegate("nodes", NodeReads.get_nodes_page)

@@ -15,7 +15,7 @@ frame for callers that ask, without making either library a dependency.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, overload
 
 import duckdb
 import pyarrow as pa
@@ -26,6 +26,20 @@ from mlmd_log.transaction import transaction
 
 Output = Literal["arrow", "pandas", "polars"]
 OUTPUTS: Final[tuple[str, ...]] = ("arrow", "pandas", "polars")
+
+
+class SqlCall(Protocol):
+    """The type of a bound ``sql()`` (:meth:`mlmd_log.query.reader.Reader.sql`): Arrow unless asked otherwise."""
+
+    @overload
+    def __call__(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Literal["arrow"] = ...
+    ) -> pa.Table: ...
+
+    @overload
+    def __call__(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output
+    ) -> Any: ...
 
 
 def run_sql(
