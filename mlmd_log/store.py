@@ -41,6 +41,8 @@ class MetadataStore:
 
     def __init__(self, producer_log: Any, con: duckdb.DuckDBPyConnection | None, settings: Settings) -> None:
         self.producer = Producer(producer_log, settings)
+        #: The log the producer appends to (embedded, or Kafka with its replica projector).
+        self._log = producer_log
         self._con = con
         self.reader = Reader(
             con.cursor() if con is not None else _NoProjection(),  # type: ignore[arg-type]  # explains itself on use
