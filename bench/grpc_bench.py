@@ -1,6 +1,6 @@
 """put_artifacts and get_artifacts_by_id through our gRPC server, against MLMD 1.17.1 in-process, in one run.
 
-Our side: ``python -m mlmd_log.grpc_server`` as its own process (over the embedded log, and over Kafka on
+Our side: ``python -m mlmd_log.grpc`` as its own process (over the embedded log, and over Kafka on
 the test broker, tansu by default), called with our generated stub from this process, so client and server
 do not share a GIL. Every write is answered after the server's projector applied it (read-your-writes), so
 a put's latency includes the log round trip and the projection. MLMD's side: its reference workload's own
@@ -56,7 +56,7 @@ BACKENDS = ("embedded", "kafka")
 def running_server(log_url: str, db: str | None, workdir: Path) -> Iterator[str]:
     """Our server as a process; yields its address, stops it with SIGTERM."""
     port_file = workdir / f"port-{uuid.uuid4().hex[:6]}"
-    command = [sys.executable, "-m", "mlmd_log.grpc_server", "--log", log_url, "--port", "0",
+    command = [sys.executable, "-m", "mlmd_log.grpc", "--log", log_url, "--port", "0",
                "--port-file", str(port_file)]
     if db:
         command += ["--db", db]
@@ -210,7 +210,7 @@ def main() -> None:
         "benchmark": "grpc", "machine": machine(),
         "params": {"n": args.n, "n_single": args.n_single, "clients": args.clients, "backends": backends,
                    "load_average_1m_end": round(os.getloadavg()[0], 2)},
-        "notes": ("ours: our stub -> our server process (python -m mlmd_log.grpc_server), every write answered "
+        "notes": ("ours: our stub -> our server process (python -m mlmd_log.grpc), every write answered "
                   "after the server's projector applied it; MLMD: the reference workload in-process. Concurrent "
                   "single puts are compared with MLMD's sequential single puts (MLMD in-process has one caller)."),
         "ours": ours, "reference": reference,

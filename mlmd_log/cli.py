@@ -41,59 +41,38 @@ def _reader(args: argparse.Namespace, settings: Settings) -> Any:
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
     import json
-    import signal
 
-    from mlmd_log.projector import catalog
-    from mlmd_log.projector.loop import ProjectorLoop
-    from mlmd_log.projector.transport import KafkaLogReader
-    from mlmd_log.store import open_duckdb
-    from mlmd_log.urls import KafkaLogUrl, parse_log_url
+    from mlmd_log.projecting import ProjectStatus, project
 
-    url = parse_log_url(args.log or settings.log)
-    if not isinstance(url, KafkaLogUrl):
-        raise InvalidArgumentError("the embedded log is projected as it is written; `project` needs --log kafka://...")
-    # Only the loop uses this connection, so the file can be attached with the projector's row groups.
-    con = open_duckdb(_db_path(args, settings), settings, row_group_size=catalog.ROW_GROUP_SIZE)
-    # A dedicated projector: DuckDB's cache of the blocks it wrote is kept small (its RSS stays flat).
-    source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
-    loop = ProjectorLoop(con, source, settings, cache_mb=settings.projector_cache_mb)
-    previous = {sig: signal.signal(sig, lambda *_: loop.request_stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    started, done, last_status = time.monotonic(), [0], [0.0]
+    started, last_status = time.monotonic(), [0.0]
     show = sys.stderr.isatty()
-    first_position = loop.position
 
-    def progress(report: Any, *, final: bool = False) -> None:
-        done[0] += len(report.outcomes) if report is not None else 0
+    def progress(status: ProjectStatus, final: bool) -> None:
         now = time.monotonic()
         # The status file shows committed work only: it appears once the first transaction has committed, or
-        # when the log is idle (report None: everything polled before is committed).
-        status_due = bool(args.status_file) and (final or report is None or loop.position != first_position)
+        # when the log is idle (everything polled before is committed).
+        status_due = bool(args.status_file) and status.committed
         if not (show or status_due) or (now - last_status[0] < 1.0 and not final):
             return
         last_status[0] = now
-        rate = done[0] / max(now - started, 1e-6)
-        lag = loop.lag()
+        rate = status.ops / max(now - started, 1e-6)
+        lag = status.lag()
         if show:
-            print(f"\rprojected {done[0]:,} ops, position {loop.position:,}, lag {lag:,} ({rate:,.0f} ops/s)   ",
+            print(f"\rprojected {status.ops:,} ops, position {status.position:,}, lag {lag:,} ({rate:,.0f} ops/s)   ",
                   end="", file=sys.stderr)
         if status_due:  # position: the last committed (a transaction may be in flight)
-            status = {"position": loop.position, "lag": lag, "ops": done[0], "ops_per_s": round(rate, 1),
-                      "skipped_offsets": source.skipped, "time": time.time()}
+            record = {"position": status.position, "lag": lag, "ops": status.ops, "ops_per_s": round(rate, 1),
+                      "skipped_offsets": status.skipped_offsets, "time": time.time()}
             tmp = f"{args.status_file}.tmp"
             with open(tmp, "w", encoding="utf-8") as out:
-                json.dump(status, out)
+                json.dump(record, out)
             os.replace(tmp, args.status_file)
 
-    try:
-        loop.run(until_caught_up=not args.follow, on_batch=progress)
-        progress(None, final=True)  # everything is committed now
-    finally:
-        loop.stop()
-        con.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    skipped = f"; {source.skipped:,} offsets were holes in the log (see the warnings)" if source.skipped else ""
-    print(f"{chr(10) if show else ''}projected {done[0]:,} ops; checkpoint at position {loop.position}{skipped}",
+    done = project(args.log or settings.log, _db_path(args, settings), settings, follow=args.follow,
+                   on_progress=progress)
+    skipped = (f"; {done.skipped_offsets:,} offsets were holes in the log (see the warnings)"
+               if done.skipped_offsets else "")
+    print(f"{chr(10) if show else ''}projected {done.ops:,} ops; checkpoint at position {done.position}{skipped}",
           file=sys.stderr)
     return 0
 
@@ -105,15 +84,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from mlmd_log.grpc_server import main as serve_main
+    from mlmd_log.grpc.server import run
 
-    argv = ["--host", args.host, "--port", str(args.port), "--max-workers", str(args.max_workers)]
-    for flag, value in (("--log", args.log), ("--db", args.db), ("--tls-key", args.tls_key),
-                        ("--tls-cert", args.tls_cert), ("--tls-client-ca", args.tls_client_ca),
-                        ("--port-file", args.port_file)):
-        if value:
-            argv += [flag, value]
-    return serve_main(argv)
+    return run(args, settings)
 
 
 def _param(text: str) -> Any:
@@ -174,38 +147,17 @@ def _ops(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _lineage(args: argparse.Namespace, settings: Settings) -> int:
-    from mlmd_log.query.lineage import BIDIRECTIONAL, DOWNSTREAM, UPSTREAM, traverse
+    from mlmd_log.query.lineage import BIDIRECTIONAL, DOWNSTREAM, UPSTREAM
 
-    reader = _reader(args, settings)
     direction = {"up": UPSTREAM, "down": DOWNSTREAM, "both": BIDIRECTIONAL}[args.direction]
-    kind = "artifact" if args.artifact is not None else "execution"
-    start = args.artifact if args.artifact is not None else args.execution
-    reached = traverse(reader.con, start_kind=kind, start_ids=[start], max_hops=args.hops, direction=direction,
-                       position=args.as_of)
-    nodes = [{"kind": "artifact", **node_row(a)} for a in reader.get_artifacts_by_id(reached.artifact_ids, as_of=args.as_of)]
-    nodes += [{"kind": "execution", **node_row(e)} for e in reader.get_executions_by_id(reached.execution_ids, as_of=args.as_of)]
+    kind, start = ("artifact", args.artifact) if args.artifact is not None else ("execution", args.execution)
+    artifacts, executions = _reader(args, settings).get_reachable_nodes(
+        kind, start, max_hops=args.hops, direction=direction, as_of=args.as_of
+    )
+    nodes = [{"kind": "artifact", **node_row(a)} for a in artifacts]
+    nodes += [{"kind": "execution", **node_row(e)} for e in executions]
     print(render(nodes, args.format))
     return 0
-
-
-def _replay_source(args: argparse.Namespace, settings: Settings) -> tuple[Any, str, str | None]:
-    """(the log source, its description, the projection file to verify against) for ``replay``."""
-    from mlmd_log.projector.replay import ArchiveSource
-    from mlmd_log.store import open_reader
-    from mlmd_log.urls import DuckDBLogUrl, parse_log_url
-
-    # --from names the log; else the op archive of --db; else --log (a Kafka topic or an embedded file).
-    named = args.from_url or (None if args.db or settings.db else args.log or settings.log)
-    url = parse_log_url(named) if named else None
-    if isinstance(url, DuckDBLogUrl):
-        return ArchiveSource(open_reader(url.path).con), f"the op archive of {url.path}", args.db or url.path
-    if url is not None:
-        from mlmd_log.projector.transport import KafkaLogReader
-
-        live = args.db or settings.db
-        return KafkaLogReader(settings, list(url.bootstrap), url.topic), str(url), live
-    path = _db_path(args, settings)
-    return ArchiveSource(open_reader(path).con), f"the op archive of {path}", path
 
 
 def _up_to_time_ms(text: str | None) -> int | None:
@@ -223,18 +175,9 @@ def _up_to_time_ms(text: str | None) -> int | None:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from mlmd_log.errors import DataLossError, OutOfRangeError
-    from mlmd_log.projector import catalog
-    from mlmd_log.projector.replay import ReplayProgress, replay
-    from mlmd_log.projector.verify import differing_tables
-    from mlmd_log.store import open_duckdb, open_reader
+    from mlmd_log.projector.replay import ReplayProgress
+    from mlmd_log.rebuild import rebuild
 
-    if os.path.exists(args.to):
-        raise InvalidArgumentError(f"{args.to} exists: replay builds a new file (remove it first)")
-    up_to_time = _up_to_time_ms(args.up_to_time)
-    source, described, live_path = _replay_source(args, settings)
-    if args.verify and live_path is None:
-        raise InvalidArgumentError("--verify compares with a projection file: pass --db PATH")
     tty = sys.stderr.isatty()
     started, shown = time.monotonic(), [0.0]
 
@@ -246,43 +189,22 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         line = f"replayed {p.records:,} ops, position {p.position:,} of {p.target:,}"
         print(f"\r{line}   " if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    target = open_duckdb(args.to, settings, row_group_size=catalog.ROW_GROUP_SIZE)
-    try:
-        print(f"replaying {described} into {args.to}", file=sys.stderr)
-        try:
-            done = replay(source, target, up_to=args.up_to, up_to_time_ms=up_to_time, progress=progress)
-        except BaseException:
-            target.close()
-            os.remove(args.to)  # a replay that did not finish leaves no file behind
-            raise
-        print(f"{chr(13) if tty else ''}replayed {done.records:,} ops into {args.to} (checkpoint at position "
-              f"{done.position}) in {time.monotonic() - started:.1f} s", file=sys.stderr)
-        if args.verify:
-            assert live_path is not None
-            live = open_reader(live_path).con
-            try:
-                checkpoint = live.execute("SELECT position FROM checkpoint").fetchone()
-                if checkpoint is None or checkpoint[0] < done.position:
-                    raise OutOfRangeError(
-                        f"{live_path} has projected up to position {checkpoint[0] if checkpoint else -1}, "
-                        f"not {done.position}: it cannot be compared at that position"
-                    )
-                differing = differing_tables(live, target, done.position)
-            finally:
-                live.close()
-            if differing:
-                raise DataLossError(
-                    f"{args.to} differs from {live_path} at position {done.position} in: {', '.join(differing)}"
-                )
-            print(f"verified: {args.to} equals {live_path} at position {done.position}, table by table",
-                  file=sys.stderr)
-    finally:
-        target.close()
-        source.close()
+    done = rebuild(
+        args.to, settings, from_url=args.from_url, db=args.db, log=args.log, up_to=args.up_to,
+        up_to_time_ms=_up_to_time_ms(args.up_to_time), verify=args.verify, progress=progress,
+        announce=lambda described: print(f"replaying {described} into {args.to}", file=sys.stderr),
+    )
+    print(f"{chr(13) if tty else ''}replayed {done.records:,} ops into {args.to} (checkpoint at position "
+          f"{done.position}) in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    if done.verified_with is not None:
+        print(f"verified: {args.to} equals {done.verified_with} at position {done.position}, table by table",
+              file=sys.stderr)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mlmd_log.grpc.options import add_arguments as add_server_arguments
+
     parser = argparse.ArgumentParser(prog="mlmd-log", description="An event-sourced ML Metadata store.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -305,14 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--bootstrap", metavar="HOST:PORT", help="run through an existing Kafka")
     demo.add_argument("--topic", help="topic for --kafka/--bootstrap (default: a new one per run)")
     serve = command("serve", _serve, "serve MLMD's gRPC API (the server projects the log and owns the DuckDB file)",
-                    fmt=False)
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-    serve.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
-    serve.add_argument("--max-workers", type=int, default=32, help="concurrent requests (a waiting write holds one)")
-    serve.add_argument("--tls-key", help="server private key (PEM); with --tls-cert enables TLS")
-    serve.add_argument("--tls-cert", help="server certificate chain (PEM)")
-    serve.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
-    serve.add_argument("--port-file", help="write the bound port here once serving")
+                    db=False, fmt=False)
+    add_server_arguments(serve)
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
     project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")

@@ -23,6 +23,7 @@ from mlmd_log.projector.engine import BatchReport, Projector
 from mlmd_log.projector.logtable import read_records
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.query.outcomes import type_ids_by_key
+from mlmd_log.transaction import transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +57,14 @@ class EmbeddedLog:
         with self._lock:
             position = self._next
             record = LogRecord(position, self._clock_ms(), None, data)
-            self.con.execute("BEGIN TRANSACTION")
-            try:
+            with transaction(self.con, on_rollback=self.projector.forget):
                 self.con.execute(
                     "INSERT INTO log_ops VALUES (?, ?, ?)", [position, record.timestamp_ms, data]
                 )
                 report = self.projector.apply([record], fresh_op_ids=True)
                 error: StatusError | None = report.outcomes[0].error if report.outcomes else None
                 if error is not None:
-                    self.projector.rollback()
                     raise error
-                self.con.execute("COMMIT")
-            except StatusError:
-                raise
-            except BaseException:
-                self.projector.rollback()
-                raise
             self._next = position + 1
             for listener in self.listeners:
                 listener(report)
@@ -104,12 +97,7 @@ class EmbeddedLog:
     def replay(self) -> int:
         """Drop the projection and rebuild it from ``log_ops``; returns the number of ops re-applied."""
         with self._lock:
-            self.con.execute("BEGIN TRANSACTION")
-            try:
+            with transaction(self.con):
                 drop_projection(self.con)
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
             self.projector = Projector(self.con)
             return self.catch_up()

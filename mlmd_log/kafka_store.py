@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import duckdb
 
+from mlmd_log.database import open_duckdb, store_threads
 from mlmd_log.producer.transport import KafkaLogWriter, SendFuture
 from mlmd_log.projector.loop import ProjectorLoop
 from mlmd_log.query.outcomes import first_rejection, type_ids_by_key
 from mlmd_log.settings import Settings
-from mlmd_log.store import MetadataStore, open_duckdb, store_threads
 from mlmd_log.urls import KafkaLogUrl
 
 
@@ -95,6 +95,11 @@ class KafkaOpLog:
         if pending:
             self._settle(pending, timeout if timeout is not None else self.settings.delivery_timeout_s)
 
+    def start(self) -> None:
+        """Start the replica projector (when there is one)."""
+        if self.replica is not None:
+            self.replica.start()
+
     def close(self, timeout: float | None = None) -> None:
         try:
             self.writer.close(timeout if timeout is not None else self.settings.delivery_timeout_s)
@@ -103,26 +108,28 @@ class KafkaOpLog:
                 self.replica.stop()
 
 
-def open_kafka_store(url: KafkaLogUrl, db: str | None, settings: Settings) -> MetadataStore:
-    """``connect()`` for ``kafka://`` URLs: ensure the topic, start the replica when ``db`` is given."""
+def open_kafka_log(
+    url: KafkaLogUrl, db: str | None, settings: Settings
+) -> tuple[KafkaOpLog, duckdb.DuckDBPyConnection | None]:
+    """The log for ``connect()`` of a ``kafka://`` URL, the topic ensured, and with ``db`` the opened file.
+
+    With ``db`` the log holds a replica projector into it, not yet started: the caller subscribes its reader
+    to the replica's commits, then calls :meth:`KafkaOpLog.start`.
+    """
     from mlmd_log.projector.transport import KafkaLogReader
 
     writer = KafkaLogWriter(settings, list(url.bootstrap), url.topic)
     writer.ensure_topic()
     if db is None:
-        return MetadataStore(KafkaOpLog(writer, None, settings), None, settings)
+        return KafkaOpLog(writer, None, settings), None
     con = open_duckdb(db, settings)
     store_threads(con, settings)
     source = KafkaLogReader(settings, list(url.bootstrap), url.topic)
     try:
         replica = ProjectorLoop(con.cursor(), source, settings)
-        store = MetadataStore(KafkaOpLog(writer, replica, settings, con.cursor()), con, settings)
-        replica.listeners.append(store._on_commit)
-        replica.start()
+        return KafkaOpLog(writer, replica, settings, con.cursor()), con
     except BaseException:
         source.close()
         writer.close(settings.delivery_timeout_s)
         con.close()
         raise
-    return store
-

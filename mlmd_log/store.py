@@ -1,8 +1,10 @@
 """The public store: :func:`connect` and :class:`MetadataStore` (MLMD's write and read API in one object).
 
-Composes a producer over a log (embedded or Kafka) with a reader over the
-DuckDB projection. The only module that opens DuckDB files; DuckDB's lock
-error becomes :class:`~mlmd_log.errors.DatabaseLockedError` here.
+:class:`MetadataStore` is a facade: a :class:`~mlmd_log.producer.api.Producer`
+over a log (embedded or Kafka) for the writes and a
+:class:`~mlmd_log.query.reader.Reader` over the DuckDB projection for the reads,
+each MLMD call delegated to the part that implements it. DuckDB files are
+opened by :mod:`mlmd_log.database`.
 """
 
 from __future__ import annotations
@@ -13,85 +15,36 @@ from typing import Any
 
 import duckdb
 
+from mlmd_log.database import open_duckdb, open_reader, store_threads
+from mlmd_log.delegate import delegate, forwarded
 from mlmd_log.embedded import EmbeddedLog
-from mlmd_log.errors import DatabaseLockedError, InvalidArgumentError, NotFoundError, UnimplementedError
+from mlmd_log.errors import InvalidArgumentError, UnimplementedError
 from mlmd_log.producer.api import Producer
-from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import BatchReport
+from mlmd_log.query.audit import HistoryReads
 from mlmd_log.query.cache import NodeCache
+from mlmd_log.query.events import EventReads
+from mlmd_log.query.lineage_graph import LineageReads
+from mlmd_log.query.lineage_index import LineageIndex
+from mlmd_log.query.nodes import NodeReads
 from mlmd_log.query.reader import Reader
+from mlmd_log.query.sql import SqlCall
+from mlmd_log.query.types import TypeReads
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
-
-def open_duckdb(
-    path: str, settings: Settings | None = None, *, row_group_size: int | None = None
-) -> duckdb.DuckDBPyConnection:
-    """Open (creating) the DuckDB file at ``path``, translating a held lock into a typed, explained error.
-
-    DuckDB's memory is capped at ``settings.db_memory_mb`` (``settings`` default: read from the environment).
-    ``row_group_size``: write the file's new row groups at that size (:mod:`~mlmd_log.projector.catalog`;
-    replay uses it); its cursors must then come from :func:`mlmd_log.projector.catalog.cursor`.
-    """
-    if path != ":memory:":
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-    return _connect(path, read_only=False, settings=settings, row_group_size=row_group_size)
+__all__ = ["MetadataStore", "connect", "open_duckdb", "open_reader"]
 
 
-def _connect(
-    path: str, *, read_only: bool, settings: Settings | None = None, row_group_size: int | None = None
-) -> duckdb.DuckDBPyConnection:
-    """The one place DuckDB files are opened: a held lock becomes a typed, explained error."""
-    try:
-        if row_group_size is None or path == ":memory:":
-            con = duckdb.connect(path, read_only=read_only)
-        else:
-            con = catalog.attach(path, read_only=read_only, row_group_size=row_group_size)
-    except duckdb.IOException as err:
-        if "lock" in str(err).lower():
-            raise DatabaseLockedError(
-                f"{path} is owned by another process (DuckDB allows one writer per file, and no reader beside "
-                f"it). Read it through `mlmd-log serve` of the owning process, or stop that process first. ({err})"
-            ) from err
-        raise
-    # Nothing in mlmd-log reads or writes files through SQL; closing the door makes sql() safe.
-    con.execute("SET enable_external_access = false")
-    _limit_memory(con, path, settings or Settings())
-    return con
-
-
-def store_threads(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Set DuckDB's thread count for a store's file to ``settings.db_threads`` (0: leave DuckDB's default)."""
-    if settings.db_threads > 0:
-        con.execute("SET threads = ?", [settings.db_threads])
-
-
-def _limit_memory(con: duckdb.DuckDBPyConnection, path: str, settings: Settings) -> None:
-    """Cap DuckDB's memory for a file database, so a long-running owner's RSS stays flat as the file grows.
-
-    DuckDB's default limit is 80% of RAM, and below it DuckDB keeps every table block it has touched and
-    the allocations it has freed: the projector's RSS then grows with the database. Under the
-    limit it evicts blocks and returns memory; queries that need more (large sorts) spill to its temporary
-    directory. An in-memory database holds its data in that memory, so it keeps DuckDB's default.
-    """
-    if settings.db_memory_mb > 0 and path != ":memory:":
-        con.execute("SET memory_limit = ?", [f"{settings.db_memory_mb}MiB"])
-        # Hand freed memory back to the OS after each task instead of keeping up to 128 MiB (512 MiB after a
-        # bulk free), DuckDB's defaults: the projector's RSS after each transaction then stays level from 100k
-        # to 1M artifacts instead of climbing with the file, at no cost in throughput.
-        con.execute("SET allocator_flush_threshold = '8MiB'")
-        con.execute("SET allocator_bulk_deallocation_flush_threshold = '8MiB'")
-
-
-class MetadataStore(Producer, Reader):
+class MetadataStore:
     """MLMD's ``MetadataStore`` API over an append-only log and its DuckDB projection."""
 
     def __init__(self, producer_log: Any, con: duckdb.DuckDBPyConnection | None, settings: Settings) -> None:
-        Producer.__init__(self, producer_log, settings)
+        self.producer = Producer(producer_log, settings)
+        #: The log the producer appends to (embedded, or Kafka with its replica projector).
+        self._log = producer_log
         self._con = con
-        Reader.__init__(
-            self,
+        self.reader = Reader(
             con.cursor() if con is not None else _NoProjection(),  # type: ignore[arg-type]  # explains itself on use
             NodeCache(settings.cache_entries) if con is not None else None,
         )
@@ -103,10 +56,32 @@ class MetadataStore(Producer, Reader):
         if self._embedded is not None:
             self._embedded.listeners.append(self._on_commit)
 
+    # -- the parts' state, as the single-object store showed it -------------------------------------------
+
+    con = forwarded[duckdb.DuckDBPyConnection]("reader.ctx.con", "The reader's cursor of the projection.")
+    cache = forwarded[NodeCache | None]("reader.ctx.cache", "The reader's node cache (None: write-only).")
+    links = forwarded[LineageIndex]("reader.ctx.links", "Lineage links in memory, shared by the server's readers.")
+    frozen = forwarded[bool]("reader.ctx.frozen", "Always False: a store's projection moves.")
+    session_id = forwarded[str]("producer.session_id", "This producer's session, stamped on every op.")
+
+    # -- writes ---------------------------------------------------------------------------------------------
+
+    put_artifact_type = delegate("producer", Producer.put_artifact_type)
+    put_execution_type = delegate("producer", Producer.put_execution_type)
+    put_context_type = delegate("producer", Producer.put_context_type)
+    put_artifacts = delegate("producer", Producer.put_artifacts)
+    put_executions = delegate("producer", Producer.put_executions)
+    put_contexts = delegate("producer", Producer.put_contexts)
+    put_events = delegate("producer", Producer.put_events)
+    put_attributions_and_associations = delegate("producer", Producer.put_attributions_and_associations)
+    put_parent_contexts = delegate("producer", Producer.put_parent_contexts)
+    put_types = delegate("producer", Producer.put_types)
+    sync = delegate("producer", Producer.sync)
+
     def put_execution(self, *args: Any, wait: bool = False, **kwargs: Any) -> tuple[int, list[int], list[int]]:
         """MLMD's put_execution; once the op is applied (embedded, or ``wait=True``) ids of reused nodes are
         the existing nodes' ids, as MLMD returns them."""
-        execution_id, artifact_ids, context_ids = Producer.put_execution(self, *args, wait=wait, **kwargs)
+        execution_id, artifact_ids, context_ids = self.producer.put_execution(*args, wait=wait, **kwargs)
         if self._knows_outcome(wait):
             return (
                 execution_id,
@@ -119,7 +94,7 @@ class MetadataStore(Producer, Reader):
         self, *args: Any, wait: bool = False, **kwargs: Any
     ) -> tuple[list[int], list[int], list[int]]:
         """MLMD's put_lineage_subgraph; ids of reused nodes are canonical once the op is applied."""
-        execution_ids, artifact_ids, context_ids = Producer.put_lineage_subgraph(self, *args, wait=wait, **kwargs)
+        execution_ids, artifact_ids, context_ids = self.producer.put_lineage_subgraph(*args, wait=wait, **kwargs)
         if self._knows_outcome(wait):
             return execution_ids, self._canonical("artifact", artifact_ids), self._canonical("context", context_ids)
         return execution_ids, artifact_ids, context_ids
@@ -149,10 +124,67 @@ class MetadataStore(Producer, Reader):
             )
         return [found.get(i, i) for i in ids]
 
+    # -- reads --------------------------------------------------------------------------------------------
+
+    on_commit = delegate("reader", Reader.on_commit)
+    log_position = delegate("reader", Reader.log_position)
+
+    sql = forwarded[SqlCall]("reader.sql", "The reader's :meth:`~mlmd_log.query.reader.Reader.sql`.")
+
+    get_nodes_page = delegate("reader.nodes", NodeReads.get_nodes_page)
+    get_nodes_by_type_page = delegate("reader.nodes", NodeReads.get_nodes_by_type_page)
+    get_nodes_by_context_page = delegate("reader.nodes", NodeReads.get_nodes_by_context_page)
+    get_artifacts = delegate("reader.nodes", NodeReads.get_artifacts)
+    get_executions = delegate("reader.nodes", NodeReads.get_executions)
+    get_contexts = delegate("reader.nodes", NodeReads.get_contexts)
+    get_artifacts_by_id = delegate("reader.nodes", NodeReads.get_artifacts_by_id)
+    get_executions_by_id = delegate("reader.nodes", NodeReads.get_executions_by_id)
+    get_contexts_by_id = delegate("reader.nodes", NodeReads.get_contexts_by_id)
+    get_artifacts_by_type = delegate("reader.nodes", NodeReads.get_artifacts_by_type)
+    get_executions_by_type = delegate("reader.nodes", NodeReads.get_executions_by_type)
+    get_contexts_by_type = delegate("reader.nodes", NodeReads.get_contexts_by_type)
+    get_artifact_by_type_and_name = delegate("reader.nodes", NodeReads.get_artifact_by_type_and_name)
+    get_execution_by_type_and_name = delegate("reader.nodes", NodeReads.get_execution_by_type_and_name)
+    get_context_by_type_and_name = delegate("reader.nodes", NodeReads.get_context_by_type_and_name)
+    get_artifacts_by_external_ids = delegate("reader.nodes", NodeReads.get_artifacts_by_external_ids)
+    get_executions_by_external_ids = delegate("reader.nodes", NodeReads.get_executions_by_external_ids)
+    get_contexts_by_external_ids = delegate("reader.nodes", NodeReads.get_contexts_by_external_ids)
+    get_artifacts_by_uri = delegate("reader.nodes", NodeReads.get_artifacts_by_uri)
+    get_artifacts_by_context = delegate("reader.nodes", NodeReads.get_artifacts_by_context)
+    get_executions_by_context = delegate("reader.nodes", NodeReads.get_executions_by_context)
+    get_contexts_by_artifact = delegate("reader.nodes", NodeReads.get_contexts_by_artifact)
+    get_contexts_by_execution = delegate("reader.nodes", NodeReads.get_contexts_by_execution)
+    get_artifacts_and_types_by_artifact_ids = delegate("reader.nodes", NodeReads.get_artifacts_and_types_by_artifact_ids)
+    get_parent_contexts_by_contexts = delegate("reader.nodes", NodeReads.get_parent_contexts_by_contexts)
+    get_children_contexts_by_contexts = delegate("reader.nodes", NodeReads.get_children_contexts_by_contexts)
+    get_parent_contexts_by_context = delegate("reader.nodes", NodeReads.get_parent_contexts_by_context)
+    get_children_contexts_by_context = delegate("reader.nodes", NodeReads.get_children_contexts_by_context)
+    get_artifact_type = delegate("reader.types", TypeReads.get_artifact_type)
+    get_execution_type = delegate("reader.types", TypeReads.get_execution_type)
+    get_context_type = delegate("reader.types", TypeReads.get_context_type)
+    get_artifact_types = delegate("reader.types", TypeReads.get_artifact_types)
+    get_execution_types = delegate("reader.types", TypeReads.get_execution_types)
+    get_context_types = delegate("reader.types", TypeReads.get_context_types)
+    get_artifact_types_by_id = delegate("reader.types", TypeReads.get_artifact_types_by_id)
+    get_execution_types_by_id = delegate("reader.types", TypeReads.get_execution_types_by_id)
+    get_context_types_by_id = delegate("reader.types", TypeReads.get_context_types_by_id)
+    get_artifact_types_by_external_ids = delegate("reader.types", TypeReads.get_artifact_types_by_external_ids)
+    get_execution_types_by_external_ids = delegate("reader.types", TypeReads.get_execution_types_by_external_ids)
+    get_context_types_by_external_ids = delegate("reader.types", TypeReads.get_context_types_by_external_ids)
+    get_events_by_artifact_ids = delegate("reader.events", EventReads.get_events_by_artifact_ids)
+    get_events_by_execution_ids = delegate("reader.events", EventReads.get_events_by_execution_ids)
+    get_reachable_nodes = delegate("reader.lineage", LineageReads.get_reachable_nodes)
+    get_lineage_subgraph = delegate("reader.lineage", LineageReads.get_lineage_subgraph)
+    get_history = delegate("reader.history", HistoryReads.get_history)
+    get_changes = delegate("reader.history", HistoryReads.get_changes)
+    get_entity_changes = delegate("reader.history", HistoryReads.get_entity_changes)
+    get_op = delegate("reader.history", HistoryReads.get_op)
+    get_op_log = delegate("reader.history", HistoryReads.get_op_log)
+
     def _on_commit(self, report: BatchReport) -> None:
         if report.aliases:
             self._has_aliases = True  # before any waiter of this commit reads it (listeners run first)
-        self.on_commit(report.current, report.changed, report.aliases, report.types)
+        self.reader.on_commit(report.current, report.changed, report.aliases, report.types)
 
     def replay(self) -> int:
         """Rebuild the projection from the log (embedded: from ``log_ops``); returns the ops re-applied."""
@@ -160,15 +192,12 @@ class MetadataStore(Producer, Reader):
             raise UnimplementedError(
                 "a Kafka store replays into a new file: `mlmd-log replay --from kafka://HOST:PORT/TOPIC --to NEW.duckdb`"
             )
-        if self.cache is not None:
-            self.cache.clear()
-        self.links.clear()
-        self._alias_map = None
+        self.reader.forget()
         self._has_aliases = None
         return self._embedded.replay()
 
     def close(self, timeout: float | None = None) -> None:
-        Producer.close(self, timeout)
+        self.producer.close(timeout)
         if self._con is not None:
             self._con.close()
             self._con = None
@@ -189,18 +218,6 @@ class _NoProjection:
         )
 
 
-def open_reader(db: str) -> Reader:
-    """A read-only :class:`Reader` over a DuckDB projection file nobody is writing.
-
-    DuckDB lets no other process write the file while it is open here, so the
-    node cache is coherent without invalidation (it fills as nodes are read), and
-    the log position is read once.
-    """
-    if not os.path.exists(db):
-        raise NotFoundError(f"no DuckDB file at {db}")
-    return Reader(_connect(db, read_only=True), NodeCache(), frozen=True)
-
-
 def connect(log_url: str | None = None, db: str | None = None, settings: Settings | None = None) -> MetadataStore:
     """Open a store: ``duckdb:///path`` (embedded, no broker) or ``kafka://host:port/topic`` (+ ``db`` to read)."""
     settings = settings or Settings()
@@ -213,6 +230,17 @@ def connect(log_url: str | None = None, db: str | None = None, settings: Setting
         con = open_duckdb(url.path, settings)
         store_threads(con, settings)
         return MetadataStore(EmbeddedLog(con), con, settings)
-    from mlmd_log.kafka_store import open_kafka_store
+    from mlmd_log.kafka_store import open_kafka_log
 
-    return open_kafka_store(url, db, settings)
+    log, replica_db = open_kafka_log(url, db, settings)
+    try:
+        store = MetadataStore(log, replica_db, settings)
+        if log.replica is not None:
+            log.replica.listeners.append(store._on_commit)
+        log.start()
+    except BaseException:
+        log.close(settings.delivery_timeout_s)
+        if replica_db is not None:
+            replica_db.close()
+        raise
+    return store

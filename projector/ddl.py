@@ -19,6 +19,7 @@ from typing import Final
 import duckdb
 
 from mlmd_log.ids import SIMPLE_TYPES
+from mlmd_log.transaction import transaction
 
 #: Columns of a node version by node kind (after ``id``), in table order.
 NODE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
@@ -236,18 +237,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         )
     if current == SCHEMA_VERSION:
         return current
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for statements in MIGRATIONS[current:]:
             for statement in statements:
                 con.execute(statement)
         con.execute(
             "INSERT OR REPLACE INTO mlmd_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return SCHEMA_VERSION
 
 

@@ -28,6 +28,7 @@ from mlmd_log.projector.state import BatchState, Memo
 from mlmd_log.projector.writer import WritePlan, plan_output
 from mlmd_log.schemas.rows import NodeRow, TypeRow
 from mlmd_log.schemas.v1 import ops_pb2
+from mlmd_log.transaction import transaction
 
 
 class OpOutcome(NamedTuple):
@@ -136,17 +137,11 @@ class Projector:
 
     def project(self, records: Sequence[LogRecord]) -> BatchReport:
         """Apply ``records`` in their own transaction."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            report = self.apply(records)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.rollback()
-            raise
-        return report
+        with transaction(self.con, on_rollback=self.forget):
+            return self.apply(records)
 
     def rollback(self) -> None:
-        """Roll back the open transaction and forget cached state that it may have changed."""
+        """Roll back the caller's open transaction and forget cached state that it may have changed."""
         self.con.execute("ROLLBACK")
         self.forget()
 

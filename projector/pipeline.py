@@ -55,6 +55,7 @@ import duckdb
 from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import BatchReport, Carry, Prepared, Projector
 from mlmd_log.projector.records import LogRecord
+from mlmd_log.transaction import transaction
 
 #: Python's thread switch interval while batches flow (default 5 ms). Each statement the writer runs gives
 #: up the GIL inside DuckDB and must take it back from the preparing thread, which holds it for up to this
@@ -241,13 +242,11 @@ class Pipeline:
         if self._failed:  # a batch before this one failed: this one was prepared on top of it
             raise RuntimeError("not stored: an earlier batch of the pipeline failed")
         con = self.projector.con
-        con.execute("BEGIN TRANSACTION")
         try:
-            prepared.plan.run(con)
-            con.execute("COMMIT")
+            with transaction(con):
+                prepared.plan.run(con)
         except BaseException:
             self._failed = True
-            con.execute("ROLLBACK")
             raise
         if self._cache_mb:
             self._trim_due = _duckdb_memory(con) > self._trim_above

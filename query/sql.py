@@ -15,16 +15,31 @@ frame for callers that ask, without making either library a dependency.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, overload
 
 import duckdb
 import pyarrow as pa
 
 from mlmd_log.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
 from mlmd_log.query.sql_macros import install_macros
+from mlmd_log.transaction import transaction
 
 Output = Literal["arrow", "pandas", "polars"]
 OUTPUTS: Final[tuple[str, ...]] = ("arrow", "pandas", "polars")
+
+
+class SqlCall(Protocol):
+    """The type of a bound ``sql()`` (:meth:`mlmd_log.query.reader.Reader.sql`): Arrow unless asked otherwise."""
+
+    @overload
+    def __call__(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Literal["arrow"] = ...
+    ) -> pa.Table: ...
+
+    @overload
+    def __call__(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output
+    ) -> Any: ...
 
 
 def run_sql(
@@ -44,18 +59,12 @@ def run_sql(
             "the log is the only way to change the store"
         )
     con = con.cursor()  # its own transaction, and no pending result of the caller's in the way
-    con.execute("BEGIN TRANSACTION")
     try:
-        install_macros(con, query)
-        result = con.sql(query, params=params).to_arrow_table()
-    except duckdb.PermissionException as err:
-        raise PermissionDeniedError(f"sql() cannot reach files or extensions: {err}") from err
-    except duckdb.Error as err:
-        raise InvalidArgumentError(f"Invalid SQL: {err}") from err
+        with transaction(con, read_only=True, user_sql=True):
+            install_macros(con, query)
+            return con.sql(query, params=params).to_arrow_table()
     finally:
-        con.execute("ROLLBACK")
         con.close()
-    return result
 
 
 def convert_output(table: pa.Table, output: str) -> Any:

@@ -15,8 +15,8 @@ from broker import Broker
 
 import mlmd_log
 from mlmd_log.demo import mermaid_path_for, run_demo
-from mlmd_log.demo_pipeline import find_cache_hit, properties_of
-from mlmd_log.demo_report import LineageReader, fmt_time
+from mlmd_log.demo.pipeline import find_cache_hit, properties_of
+from mlmd_log.demo.report import LineageReader, fmt_time
 from mlmd_log.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
 from mlmd_log.proto import metadata_store_pb2 as mlmd
 from mlmd_log.query.lineage import DOWNSTREAM, UPSTREAM

@@ -22,9 +22,9 @@ from mlmd_ref import MLMD_VERSION, ReferenceUnavailableError, run_reference
 import mlmd_log
 from mlmd_log import errors
 from mlmd_log.proto import metadata_store_pb2 as mlmd
-from mlmd_log.query import filter_ast as ast
 from mlmd_log.query.asof import version_filter
-from mlmd_log.query.filter_query import compile_filter, parse_filter
+from mlmd_log.query.filter import ast
+from mlmd_log.query.filter.parser import compile_filter, parse_filter
 
 PREFIX = "Invalid `filter_query`: "
 

@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from projection import empty_projection, insert_rows
 
-from mlmd_log.query import filter_ast as ast
 from mlmd_log.query.asof import version_filter
-from mlmd_log.query.filter_query import compile_filter, parse_filter
+from mlmd_log.query.filter import ast
+from mlmd_log.query.filter.parser import compile_filter, parse_filter
 
 PROFILE = settings.get_profile("ci")  # registered in conftest.py
 

@@ -1,4 +1,4 @@
-"""The gRPC server (mlmd_log.grpc_server) over the embedded log and over Kafka, called with our generated stub.
+"""The gRPC server (mlmd_log.grpc.server) over the embedded log and over Kafka, called with our generated stub.
 
 Checks what an MLMD client relies on: every rpc answers, writes are visible to the next read
 (read-your-writes), rejections carry MLMD's status code and message prefix, listings page like MLMD's,
@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 import pytest
 
-from mlmd_log.grpc_server import MetadataStoreServicer, TlsConfig, serve
+from mlmd_log.grpc.server import MetadataStoreServicer, TlsConfig, serve
 from mlmd_log.proto import metadata_store_pb2 as mlmd
 from mlmd_log.proto import metadata_store_service_pb2 as svc
 from mlmd_log.proto import metadata_store_service_pb2_grpc as svc_grpc
@@ -442,13 +442,13 @@ def test_tls(store_factory: Callable[..., Any], tmp_path: Path) -> None:
 
 @contextmanager
 def _server_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``python -m mlmd_log.grpc_server`` on an embedded log in ``tmp_path``, once serving: (process, port).
+    """``python -m mlmd_log.grpc`` on an embedded log in ``tmp_path``, once serving: (process, port).
 
     Killed on the way out if it is still running.
     """
     port_file = tmp_path / "port"
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlmd_log.grpc_server", "--log", f"duckdb:///{tmp_path / 'm.duckdb'}",
+        [sys.executable, "-m", "mlmd_log.grpc", "--log", f"duckdb:///{tmp_path / 'm.duckdb'}",
          "--port", "0", "--port-file", str(port_file)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "MLMD_LOG_TEAM": "t"},
     )

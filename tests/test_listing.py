@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from projection import empty_projection, insert_rows
 
 from mlmd_log.query import listing
-from mlmd_log.query import reader as reader_module
+from mlmd_log.query import select as select_module
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.query.reader import Reader
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
@@ -71,8 +71,8 @@ def forced_windows() -> Iterator[None]:
         patch.setattr(listing, "MARGIN", 0.5)
         patch.setattr(listing, "LEARNT_MARGIN", 0.5)
         patch.setattr(listing, "MAX_WINDOWS", 3)
-        patch.setattr(reader_module, "_MAX_LISTING", 6)  # listings forget the pages behind them
-        patch.setattr(reader_module, "_LIST_AHEAD", 3)
+        patch.setattr(select_module, "_MAX_LISTING", 6)  # listings forget the pages behind them
+        patch.setattr(select_module, "_LIST_AHEAD", 3)
         yield
 
 

@@ -1,6 +1,6 @@
 """MLMD 1.17.1's own test suite (``metadata_store_test.py`` from the wheel) against our gRPC server over Kafka.
 
-The server runs as its own process (``python -m mlmd_log.grpc_server``) on a Kafka store (the session's
+The server runs as its own process (``python -m mlmd_log.grpc``) on a Kafka store (the session's
 broker, tansu by default), exactly as a deployment would; the suite runs in the reference venv
 (``tests/mlmd_ref.py``), by path so that its conftest registers ``--use_grpc_backend``. The whole suite
 shares the one server (it uses unique type names).
@@ -58,7 +58,7 @@ def server_port(kafka_broker: object, tmp_path: Path) -> Iterator[int]:
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115  # closed below, after the process
     topic = f"mlmd-conformance-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlmd_log.grpc_server", "--log", kafka_broker.url(topic),  # type: ignore[attr-defined]
+        [sys.executable, "-m", "mlmd_log.grpc", "--log", kafka_broker.url(topic),  # type: ignore[attr-defined]
          "--db", str(tmp_path / "projection.duckdb"), "--port", "0", "--port-file", str(port_file)],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=log,
     )

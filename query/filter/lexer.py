@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from mlmd_log.errors import InvalidArgumentError
-from mlmd_log.query.filter_ast import Pos
+from mlmd_log.query.filter.ast import Pos
 
 PREFIX: Final = "Invalid `filter_query`: "
 

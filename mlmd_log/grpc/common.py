@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar
 import grpc
 
 from mlmd_log.errors import DeadlineExceededError, InvalidArgumentError, MlmdLogError
-from mlmd_log.grpc_store import SharedStore
+from mlmd_log.grpc.store import SharedStore
 from mlmd_log.query.options import ListOptions, OrderByField
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 

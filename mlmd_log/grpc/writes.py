@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlmd_log.grpc_common import HandlerBase, write_rpc
+from mlmd_log.grpc.common import HandlerBase, write_rpc
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2 as svc
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
 from mlmd_log.errors import UnimplementedError
-from mlmd_log.grpc_common import HandlerBase, list_options, read_rpc, type_version
+from mlmd_log.grpc.common import HandlerBase, list_options, read_rpc, type_version
 from mlmd_log.query.reader import Reader
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2 as svc

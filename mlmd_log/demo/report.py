@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from mlmd_log.demo_pipeline import Recorded, event_key, find_cache_hit, plain, properties_of
+from mlmd_log.demo.pipeline import Recorded, event_key, find_cache_hit, plain, properties_of
 from mlmd_log.errors import UnimplementedError
 from mlmd_log.output import render
 from mlmd_log.query.lineage import DOWNSTREAM, UPSTREAM, traverse

@@ -11,8 +11,8 @@ Three ways to run it, all producing the same store (same ops, same ids):
 * ``bootstrap="host:port"``: an existing Kafka cluster; the demo writes to a new
   topic named after the time (the topic stays: the log is the record).
 
-The pipeline itself is in :mod:`mlmd_log.demo_pipeline`, the questions and the
-lineage picture in :mod:`mlmd_log.demo_report`.
+The pipeline itself is in :mod:`mlmd_log.demo.pipeline`, the questions and the
+lineage picture in :mod:`mlmd_log.demo.report`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import Final
 
 import mlmd_log
-from mlmd_log.demo_pipeline import record_pipeline
-from mlmd_log.demo_report import write_report
+from mlmd_log.demo.pipeline import record_pipeline
+from mlmd_log.demo.report import write_report
 from mlmd_log.errors import InvalidArgumentError
 from mlmd_log.local_broker import tansu_broker
 from mlmd_log.settings import Settings

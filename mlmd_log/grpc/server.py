@@ -4,7 +4,7 @@ Existing MLMD clients (``ml_metadata.MetadataStore(MetadataStoreClientConfig(hos
 Kubeflow Pipelines) point at this server unchanged. The server owns the store, and so its DuckDB file and
 its projector: writes are appended to the log and answered once this projector has applied them
 (read-your-writes, MLMD's status codes on rejection); reads are served from DuckDB by a pool of worker
-threads, each with its own cursor. :func:`serve` starts it in this process; ``python -m mlmd_log.grpc_server
+threads, each with its own cursor. :func:`serve` starts it in this process; ``python -m mlmd_log.grpc
 --log URL --db PATH --port N`` runs it as a process.
 
 Security: it binds to loopback unless told otherwise; TLS (optionally requiring client certificates) and a
@@ -19,7 +19,6 @@ import hmac
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -32,15 +31,15 @@ import grpc
 from pydantic import SecretStr
 
 from mlmd_log.errors import InvalidArgumentError, UnavailableError
-from mlmd_log.grpc_common import log
-from mlmd_log.grpc_reads import ReadHandlers
-from mlmd_log.grpc_store import SharedStore
-from mlmd_log.grpc_writes import WriteHandlers
+from mlmd_log.grpc.common import log
+from mlmd_log.grpc.options import DEFAULT_MAX_MESSAGE_BYTES, add_arguments
+from mlmd_log.grpc.reads import ReadHandlers
+from mlmd_log.grpc.store import SharedStore
+from mlmd_log.grpc.writes import WriteHandlers
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2_grpc as svc_grpc
+from mlmd_log.settings import Settings
 from mlmd_log.store import MetadataStore
 
-#: Default largest request or response: MLMD ops are bounded by the producer's ``max_op_bytes`` (8 MiB) anyway.
-DEFAULT_MAX_MESSAGE_BYTES: Final = 32 * 1024 * 1024
 #: Environment variable the command line reads the bearer token from (never from argv, where ``ps`` shows it).
 TOKEN_ENV: Final = "MLMD_LOG_SERVER_TOKEN"
 #: How often the serving process looks for a stop signal (see ``_wait_for_stop``).
@@ -192,32 +191,19 @@ def serve(
     return GrpcServer(server, executor, shared, host, bound)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mlmd_log.grpc_server``: open the store, serve until SIGINT/SIGTERM, close everything."""
-    from mlmd_log.settings import Settings
+def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Open the store ``args`` name (options of :func:`add_arguments`), serve until SIGINT/SIGTERM, close all."""
     from mlmd_log.store import connect
 
-    parser = argparse.ArgumentParser(prog="python -m mlmd_log.grpc_server", description=__doc__.splitlines()[0])
-    parser.add_argument("--log", help="log URL: duckdb:///PATH or kafka://HOST:PORT/TOPIC (env MLMD_LOG_LOG)")
-    parser.add_argument("--db", help="DuckDB projection file (env MLMD_LOG_DB; embedded logs use their own file)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on stdout)")
-    parser.add_argument("--max-workers", type=int, default=32)
-    parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
-    parser.add_argument("--tls-key", help="server private key (PEM)")
-    parser.add_argument("--tls-cert", help="server certificate chain (PEM)")
-    parser.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
-    parser.add_argument("--port-file", help="write the bound port here once serving (for scripts)")
-    args = parser.parse_args(argv)
+    if bool(args.tls_key) != bool(args.tls_cert):
+        raise InvalidArgumentError("--tls-key and --tls-cert go together")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO
-    if bool(args.tls_key) != bool(args.tls_cert):
-        parser.error("--tls-key and --tls-cert go together")
     # Installed before start-up so that a stop request arriving meanwhile shuts down cleanly once up.
     stop_requested: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: stop_requested.append(signum))
-    settings = Settings()
+    settings = settings or Settings()
     store = connect(args.log or settings.log, args.db or settings.db, settings)
     try:
         server = serve(
@@ -241,6 +227,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mlmd_log.grpc``: the server's options parsed, then :func:`run`."""
+    parser = argparse.ArgumentParser(prog="python -m mlmd_log.grpc", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    if bool(args.tls_key) != bool(args.tls_cert):
+        parser.error("--tls-key and --tls-cert go together")
+    return run(args)
+
+
 def _wait_for_stop(stop_requested: list[int]) -> None:
     """Return once a stop signal's handler ran; then a second SIGINT/SIGTERM interrupts a slow shutdown.
 
@@ -255,7 +251,3 @@ def _wait_for_stop(stop_requested: list[int]) -> None:
     log.info("stopping (signal %d): finishing the calls in progress", stop_requested[0])
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

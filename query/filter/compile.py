@@ -1,7 +1,7 @@
 """Type-checks a parsed ``filter_query`` and compiles it to a DuckDB boolean fragment.
 
 :func:`check` resolves names against the allow-lists of
-:mod:`mlmd_log.query.filter_ast` and applies ZetaSQL's typing rules with its
+:mod:`mlmd_log.query.filter.ast` and applies ZetaSQL's typing rules with its
 error messages. :func:`compile_expr` emits SQL over the node version row ``v``
 and its type row ``t``; SQL identifiers come only from those allow-lists or are
 generated (``_f1``, ``_f1r``, ``_f1t``), and every literal, property name and
@@ -24,7 +24,7 @@ from typing import Final, NoReturn
 
 from mlmd_log.errors import InvalidArgumentError
 from mlmd_log.query.asof import version_filter
-from mlmd_log.query.filter_ast import (
+from mlmd_log.query.filter.ast import (
     NODE_FIELDS,
     NUMERIC,
     PROPERTY_FIELDS,
@@ -53,7 +53,7 @@ from mlmd_log.query.filter_ast import (
     relation_for,
     supertype,
 )
-from mlmd_log.query.filter_lexer import filter_error
+from mlmd_log.query.filter.lexer import filter_error
 
 _FUNCTIONS: Final = ("LOWER", "UPPER")
 _TYPE_ORDER: Final = (Ty.INT64, Ty.NULL, Ty.BOOL, Ty.STRING, Ty.DOUBLE)

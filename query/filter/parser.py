@@ -2,7 +2,7 @@
 
 Entry points:
 
-* :func:`parse_filter` -- text -> checked, typed AST (:mod:`mlmd_log.query.filter_ast`);
+* :func:`parse_filter` -- text -> checked, typed AST (:mod:`mlmd_log.query.filter.ast`);
 * :func:`compile_filter` -- text -> ``(sql, params)``: a boolean SQL fragment over the node version
   row ``v`` and its type row ``t``, every literal a ``?`` parameter.
 
@@ -18,7 +18,7 @@ errors because MLMD rewrites enums before parsing.
 from __future__ import annotations
 
 from mlmd_log.errors import InvalidArgumentError
-from mlmd_log.query.filter_ast import (
+from mlmd_log.query.filter.ast import (
     ENUMS,
     NODE_FIELDS,
     Arith,
@@ -41,8 +41,8 @@ from mlmd_log.query.filter_ast import (
     Unary,
     relation_for,
 )
-from mlmd_log.query.filter_compile import check, compile_expr
-from mlmd_log.query.filter_lexer import Lexer, Tok, Token, filter_error, tokenize
+from mlmd_log.query.filter.compile import check, compile_expr
+from mlmd_log.query.filter.lexer import Lexer, Tok, Token, filter_error, tokenize
 
 __all__ = ["compile_filter", "parse_filter"]
 

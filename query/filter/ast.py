@@ -1,8 +1,8 @@
 """The typed AST of MLMD's ``filter_query`` language and the names it may refer to.
 
-The parser (:mod:`mlmd_log.query.filter_query`) builds these frozen nodes; its
+The parser (:mod:`mlmd_log.query.filter.parser`) builds these frozen nodes; its
 checker resolves names against the allow-lists below and fills ``ty``; the
-compiler (:mod:`mlmd_log.query.filter_compile`) turns a checked tree into SQL.
+compiler (:mod:`mlmd_log.query.filter.compile`) turns a checked tree into SQL.
 Every column a query can reach is listed here, so no user text ever names SQL.
 
 Names and types follow MLMD 1.17.1, which declares the node attributes as
