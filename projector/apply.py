@@ -28,12 +28,29 @@ def _type_text(props: dict[str, int]) -> str:
     return ", ".join(f"{k}: {names.get(v, v)}" for k, v in sorted(props.items()))
 
 
-def put_type(tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool) -> int:
-    """Register or extend a type; MLMD's compatibility rules for an existing one."""
+def _same_named_type(tx: OpTx, kind: TypeKind, name: str, version: str | None) -> int | None:
+    """The id an imported type of (kind, name, version) holds, when it is not the derived one (types are few)."""
+    for row in (*tx.types.values(), *tx.state.types.values()):
+        if (row.kind, row.name, row.version) == (kind, name, version):
+            return row.id
+    return None
+
+
+def put_type(
+    tx: OpTx, kind: TypeKind, msg: Any, can_add: bool, can_omit: bool, type_id: int | None = None
+) -> int:
+    """Register or extend a type; MLMD's compatibility rules for an existing one.
+
+    ``type_id``: the id an imported type keeps (its source's); otherwise the type's own id, which is the
+    derived one unless an imported type of that kind, name and version holds another id.
+    """
     check_type(msg)
     given = dict(msg.properties)
     version = msg.version if msg.HasField("version") else None
-    type_id = type_id_for(kind, msg.name, version)
+    if type_id is None:
+        type_id = type_id_for(kind, msg.name, version)
+        if tx.type(type_id) is None:
+            type_id = _same_named_type(tx, kind, msg.name, version) or type_id
     stored = tx.type(type_id)
     if stored is None:
         row = TypeRow(
@@ -329,6 +346,10 @@ def apply_in_tx(
         payload = op.WhichOneof("payload")
     if payload == "lease_ids":
         return None
+    if op.HasField("imported"):
+        from mlmd_log.projector.imported import apply_imported_in_tx  # it builds on this module
+
+        return apply_imported_in_tx(state, position, op)
     fast = _NODE_PAYLOADS.get(payload) if payload is not None else None
     if fast is not None:
         kind, field, ids_field = fast

@@ -68,7 +68,9 @@ def _clean(props: dict[str, PropValue | None]) -> dict[str, PropValue]:
     return {k: v for k, v in props.items() if v is not None}
 
 
-def _new_row(kind: str, msg: Any, node_id: int, time_ms: int, position: int) -> NodeRow:
+def _new_row(
+    kind: str, msg: Any, node_id: int, time_ms: int, position: int, update_ms: int | None = None
+) -> NodeRow:
     state_field = STATE_FIELD[kind]
     return NodeRow(
         kind=kind,
@@ -79,7 +81,7 @@ def _new_row(kind: str, msg: Any, node_id: int, time_ms: int, position: int) -> 
         state=getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
         uri=(msg.uri if msg.HasField("uri") else "") if kind == "artifact" else None,
         create_time=time_ms,
-        update_time=time_ms,
+        update_time=time_ms if update_ms is None else update_ms,
         system_metadata=msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
         props={},
         custom={},
@@ -160,8 +162,9 @@ def _custom_props(values: Any) -> dict[str, PropValue]:
 
 
 
-def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int) -> int:
-    """Create a node under the id the producer assigned to it."""
+def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int, update_ms: int | None = None) -> int:
+    """Create a node under the id the producer assigned to it, created at ``time_ms`` (last updated at
+    ``update_ms``, default the same: an imported node keeps its source's two times)."""
     if not msg.HasField("type_id"):
         raise InvalidArgumentError("Type id is missing.")
     node_type = find_type(tx, kind, msg.type_id)
@@ -171,7 +174,7 @@ def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int) -> in
         )
     if tx.get(f"node:{kind}", node_id) is not None:
         raise AlreadyExistsError(f"Given node already exists: id {node_id} is already used by a {kind}")
-    row = _new_row(kind, msg, node_id, time_ms, tx.position)
+    row = _new_row(kind, msg, node_id, time_ms, tx.position, update_ms)
     row.props = _typed_props(node_type, msg.properties, msg)
     row.custom = _custom_props(msg.custom_properties)
     row.proto = node_message(row, node_type.name).SerializeToString(deterministic=True)

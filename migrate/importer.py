@@ -1,0 +1,201 @@
+"""``mlmd-log import``: an MLMD schema-10 store becomes ordered put-ops on the log, ids and times kept.
+
+The source is read in one snapshot (:mod:`~mlmd_log.migrate.source`) and cut into chunks in key order
+(:mod:`~mlmd_log.migrate.tables`): types, then contexts, artifacts, executions, events, attributions,
+associations and parent contexts. Each chunk becomes one op marked ``imported`` whose id derives from
+(store fingerprint, table, first row key): a re-run, or a run after a crash, finds the ops already in the
+log and appends only the rest, so nothing is appended twice. Node and type ids are MLMD's; the import pads
+the log with lease ops when needed so that ids leased afterwards start above the largest imported id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mlmd_log import __version__
+from mlmd_log.errors import FailedPreconditionError
+from mlmd_log.ids import ID_BLOCK_SIZE
+from mlmd_log.migrate import tables
+from mlmd_log.migrate.progress import Progress
+from mlmd_log.migrate.source import Source, open_source
+from mlmd_log.schemas.v1 import ops_pb2
+from mlmd_log.settings import Settings
+
+#: The producer service every import op carries (``mlmd-log ops`` and history show it).
+IMPORT_SERVICE = "mlmd-log import"
+_OP_NAMESPACE = uuid.UUID("5b7c1f0e-8a51-4f43-9d6e-2f0c3a4b6d71")
+#: Rows per op: large enough for throughput, small enough to stay far below the op size limit.
+DEFAULT_CHUNK_ROWS = 2_000
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: ops appended now, ops found already in the log, rows carried, the store's id."""
+
+    store_id: str
+    appended: int
+    skipped: int
+    rows: int
+    rows_per_s: float
+
+
+def store_fingerprint(source: Source) -> str:
+    """A stable id of an MLMD store: its types and the first row of each node table (same for copies)."""
+    digest = hashlib.blake2b(digest_size=12)
+    for row in source.query("SELECT id, name, version, type_kind FROM Type ORDER BY id"):
+        digest.update(repr(row).encode())
+    for table in ("Artifact", "Execution", "Context"):
+        digest.update(repr(source.one(
+            f"SELECT id, type_id, create_time_since_epoch FROM {table} ORDER BY id LIMIT 1"  # noqa: S608
+        )).encode())
+    return digest.hexdigest()
+
+
+def import_op_id(store_id: str, table: str, first_row: int) -> str:
+    """The op id of the chunk of ``table`` starting at ``first_row``: the same on every run."""
+    return str(uuid.uuid5(_OP_NAMESPACE, f"{store_id}/{table}/{first_row}"))
+
+
+def _ops(source: Source, store_id: str, chunk_rows: int) -> Iterator[tuple[int, ops_pb2.Operation]]:
+    """(row count, op) for the whole store, in dependency order."""
+    def envelope(table: str, first: int, rows: int) -> ops_pb2.Operation:
+        op = ops_pb2.Operation(op_id=import_op_id(store_id, table, first))
+        op.imported.store_id, op.imported.table = store_id, table
+        op.imported.first_row, op.imported.rows = first, rows
+        op.imported.source_kind = source.kind
+        return op
+
+    types, type_ids = tables.read_types(source)
+    if types:
+        op = envelope("Type", type_ids[0], len(types))
+        for kind, msg in types:
+            getattr(op.put_types, f"{kind}_types").append(msg)
+        op.assigned_ids.type_ids.extend(type_ids)
+        yield len(types), op
+    for kind in ("context", "artifact", "execution"):
+        for chunk in tables.read_nodes(source, kind, chunk_rows):
+            op = envelope(chunk.table, chunk.first, len(chunk.ids))
+            getattr(getattr(op, f"put_{kind}s"), f"{kind}s").extend(chunk.messages)
+            getattr(op.assigned_ids, f"{kind}_ids").extend(chunk.ids)
+            yield len(chunk.ids), op
+    for chunk in tables.read_events(source, chunk_rows):
+        op = envelope("Event", chunk.first, len(chunk.ids))
+        op.put_events.events.extend(chunk.messages)
+        yield len(chunk.ids), op
+    for table, field in (("Attribution", "attributions"), ("Association", "associations")):
+        for chunk in tables.read_links(source, table, chunk_rows):
+            op = envelope(table, chunk.first, len(chunk.ids))
+            getattr(op.put_attributions_and_associations, field).extend(chunk.messages)
+            yield len(chunk.ids), op
+    edges = tables.read_parent_contexts(source)
+    for start in range(0, len(edges), chunk_rows):
+        part = edges[start:start + chunk_rows]
+        op = envelope("ParentContext", start, len(part))
+        op.put_parent_contexts.parent_contexts.extend(part)
+        yield len(part), op
+
+
+def _max_node_id(source: Source) -> int:
+    top = 0
+    for table in ("Artifact", "Execution", "Context"):
+        row = source.one(f"SELECT max(id) FROM {table}")  # noqa: S608  # fixed names
+        top = max(top, int(row[0]) if row and row[0] is not None else 0)
+    return top
+
+
+class _Target:
+    """The log an import writes to, through a store that also reads its projection (to skip ops done)."""
+
+    def __init__(self, store: Any, store_id: str) -> None:
+        self.store = store
+        self.log = store._log  # the producer's log: import ops carry their own ids and identity
+        self.con = store._con
+        self.store_id = store_id
+
+    def catch_up(self, timeout: float) -> None:
+        """Let a Kafka replica reach the log's end, so that every op already appended is seen as done."""
+        replica = getattr(self.log, "replica", None)
+        if replica is not None:
+            replica.wait_for(replica.source.end_offset() - 1, timeout)
+
+    def check_foreign(self) -> None:
+        row = self.con.execute(
+            "SELECT count(*) FROM op_archive WHERE service IS DISTINCT FROM ? OR session_id IS DISTINCT FROM ?",
+            [IMPORT_SERVICE, self.store_id],
+        ).fetchone()
+        if row and row[0]:
+            raise FailedPreconditionError(
+                f"the log already holds {row[0]:,} ops that are not this store's import: an import keeps MLMD's "
+                "ids, so it goes into a new, empty log"
+            )
+
+    def has(self, op_id: str) -> bool:
+        return self.con.execute("SELECT 1 FROM op_archive WHERE op_id = ? LIMIT 1", [op_id]).fetchone() is not None
+
+    def next_position(self) -> int:
+        row = self.con.execute("SELECT coalesce(max(position), -1) + 1 FROM op_archive").fetchone()
+        return int(row[0]) if row else 0
+
+
+def import_store(
+    source_spec: str, log_url: str | None = None, db: str | None = None, settings: Settings | None = None,
+    *, chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: bool = True,
+) -> ImportReport:
+    """Import the MLMD store at ``source_spec`` (SQLite path or ``mysql://`` URL) into the log at ``log_url``.
+
+    Raises a typed error before appending anything when the source is not a readable MLMD schema-10 store
+    or the log holds other ops. Returns once every op is appended and projected.
+    """
+    from mlmd_log.store import connect
+
+    settings = settings or Settings()
+    with open_source(source_spec) as source:
+        store_id = store_fingerprint(source)
+        total = tables.count_rows(source)
+        max_id = _max_node_id(source)
+        identity = ops_pb2.ProducerIdentity(
+            team=settings.team, service=IMPORT_SERVICE, host=settings.host, user=settings.user,
+            client_version=f"mlmd-log {__version__}", session_id=store_id,
+        )
+        store = connect(log_url, db, settings)
+        try:
+            target = _Target(store, store_id)
+            target.catch_up(settings.delivery_timeout_s)
+            target.check_foreign()
+            meter = Progress(total, "imported") if progress else None
+            appended = skipped = rows = 0
+            for count, op in _ops(source, store_id, chunk_rows):
+                rows += count
+                if target.has(op.op_id):
+                    skipped += 1
+                else:
+                    op.producer.CopyFrom(identity)
+                    op.schema_version = 1
+                    target.log.append(op.op_id, op.SerializeToString(), wait=False)
+                    appended += 1
+                if meter is not None:
+                    meter.add(count)
+            store.sync(settings.delivery_timeout_s)
+            _pad_leases(target, max_id, identity)
+            store.sync(settings.delivery_timeout_s)
+            rate = meter.rate() if meter is not None else 0.0
+            if meter is not None:
+                meter.finish()
+        finally:
+            store.close()
+    return ImportReport(store_id, appended, skipped, rows, rate)
+
+
+def _pad_leases(target: _Target, max_id: int, identity: ops_pb2.ProducerIdentity) -> None:
+    """Append lease ops until the next lease's block lies above ``max_id`` (ADR 0001: block = position)."""
+    needed = math.ceil(max_id / ID_BLOCK_SIZE)
+    position = target.next_position()
+    for n in range(position, needed):
+        op = ops_pb2.Operation(op_id=import_op_id(target.store_id, "lease", n), producer=identity, schema_version=1)
+        op.lease_ids.block_size = ID_BLOCK_SIZE
+        target.log.append(op.op_id, op.SerializeToString(), wait=False)
