@@ -17,7 +17,7 @@ class Progress:
         self._out = out if out is not None else sys.stderr
         self._every = every_s
         self._start = time.monotonic()
-        self._last = 0.0
+        self._last = self._start
 
     def rate(self) -> float:
         return self.done / max(time.monotonic() - self._start, 1e-6)
