@@ -181,7 +181,7 @@ def export_store(reader: Any, to: str, as_of: str | int | datetime | None = None
     """Write the state of ``reader``'s projection at ``as_of`` (default: the latest) as an MLMD store at ``to``."""
     if to.startswith("mysql://"):
         raise UnimplementedError("export writes SQLite stores (sqlite:///PATH); MySQL export is not available yet")
-    path = to.removeprefix("sqlite://") if to.startswith("sqlite:///") else to
+    path = to.removeprefix("sqlite:///") if to.startswith("sqlite:///") else to  # sqlite:////abs, sqlite:///rel
     if os.path.exists(path) and os.path.getsize(path) > 0:
         raise AlreadyExistsError(f"{path} exists: export writes a new MLMD store")
     con = reader.con

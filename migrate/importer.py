@@ -73,9 +73,12 @@ def _ops(source: Source, store_id: str, chunk_rows: int) -> Iterator[tuple[int, 
     types, type_ids = tables.read_types(source)
     if types:
         op = envelope("Type", type_ids[0], len(types))
-        for kind, msg in types:
-            getattr(op.put_types, f"{kind}_types").append(msg)
-        op.assigned_ids.type_ids.extend(type_ids)
+        # The payload lists artifact, execution, then context types; the ids follow that order.
+        for wanted in ("artifact", "execution", "context"):
+            for (kind, msg), type_id in zip(types, type_ids, strict=True):
+                if kind == wanted:
+                    getattr(op.put_types, f"{kind}_types").append(msg)
+                    op.assigned_ids.type_ids.append(type_id)
         yield len(types), op
     for kind in ("context", "artifact", "execution"):
         for chunk in tables.read_nodes(source, kind, chunk_rows):

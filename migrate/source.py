@@ -166,4 +166,4 @@ def open_source(spec: str) -> Source:
     """A SQLite path (or ``sqlite:///path``) or a ``mysql://`` URL."""
     if spec.startswith("mysql://"):
         return open_mysql(spec)
-    return open_sqlite(spec.removeprefix("sqlite://") if spec.startswith("sqlite:///") else spec)
+    return open_sqlite(spec.removeprefix("sqlite:///") if spec.startswith("sqlite:///") else spec)

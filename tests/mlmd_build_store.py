@@ -1,6 +1,6 @@
 """Runs under ml-metadata 1.17.1 (the reference venv): fills an MLMD store with every kind of row.
 
-Usage: ``python mlmd_build_store.py sqlite PATH`` or ``python mlmd_build_store.py mysql HOST PORT DB USER``,
+Usage: ``python mlmd_build_store.py sqlite PATH`` or ``python mlmd_build_store.py mysql HOST PORT DB USER [PASSWORD]``,
 optionally followed by ``--scale N`` (N more artifacts, executions and events, for benchmarks). Covers types
 with versions, base types, external ids, descriptions and every property type; artifacts, executions and
 contexts with every property kind (int, double, string, bool, struct, proto), states, uris, external ids;
@@ -22,6 +22,7 @@ def connect(argv):
     else:
         config.mysql.host, config.mysql.port, config.mysql.database, config.mysql.user = (
             argv[1], int(argv[2]), argv[3], argv[4])
+        config.mysql.password = argv[5] if len(argv) > 5 else ""
     return metadata_store.MetadataStore(config)
 
 
@@ -48,6 +49,8 @@ def fill(store, scale):
     pipeline.properties["owner"] = string
     pipeline_id = store.put_context_type(pipeline)
     run_id = store.put_context_type(m.ContextType(name="Run", external_id="ext-type-run"))
+    # A type registered after types of other kinds: ids interleave across kinds, as MLMD assigns them.
+    store.put_artifact_type(m.ArtifactType(name="Schema", version="late", base_type=m.ArtifactType.STATISTICS))
 
     spec = any_pb2.Any()
     spec.Pack(m.Value(string_value="packed"))

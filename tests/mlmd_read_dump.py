@@ -1,6 +1,6 @@
 """Runs under ml-metadata 1.17.1 (the reference venv): every MLMD read of a store, as JSON on stdout.
 
-Usage: ``python mlmd_read_dump.py sqlite PATH``, ``... mysql HOST PORT DB USER`` or ``... grpc HOST PORT``.
+Usage: ``python mlmd_read_dump.py sqlite PATH``, ``... mysql HOST PORT DB USER [PASSWORD]`` or ``... grpc HOST PORT``.
 Each read method is called for every id, type, name and external id the store holds, plus a set of
 filter_query expressions and lineage subgraphs; results are MLMD messages in text form, sorted, so that two
 stores answer equally exactly when their ids and contents are equal.
@@ -39,6 +39,7 @@ def connect(argv):
     if argv[0] == "mysql":
         config.mysql.host, config.mysql.port, config.mysql.database, config.mysql.user = (
             argv[1], int(argv[2]), argv[3], argv[4])
+        config.mysql.password = argv[5] if len(argv) > 5 else ""
         return metadata_store.MetadataStore(config)
     client = m.MetadataStoreClientConfig(host=argv[1], port=int(argv[2]))
     return metadata_store.MetadataStore(client)

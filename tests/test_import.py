@@ -16,17 +16,20 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mariadb import PASSWORD, USER, MariaDB, start_mariadb
 from mlmd_ref import MLMD_VERSION, ReferenceUnavailableError, reference_python
 
 import mlmd_log
-from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
-from mlmd_log.errors import FailedPreconditionError, NotFoundError, UnavailableError
+from mlmd_log.errors import FailedPreconditionError, NotFoundError, UnauthenticatedError, UnavailableError
 from mlmd_log.migrate.exporter import export_store
 from mlmd_log.migrate.importer import import_store
+from mlmd_log.migrate.source import PASSWORD_ENV
+from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.store import open_reader
 
 pytestmark = pytest.mark.mlmd
@@ -176,7 +179,7 @@ def test_export_as_of_an_earlier_position_holds_only_what_was_there(source: Path
     out = tmp_path / "types-only.db"
     export_store(open_reader(str(tmp_path / "log.duckdb")), f"sqlite:///{out}", "0", progress=False)
     reads = _dump("sqlite", str(out))
-    assert reads["get_artifacts"] == [] and len(reads["get_artifact_types"]) == 3
+    assert reads["get_artifacts"] == [] and len(reads["get_artifact_types"]) == 4
 
 
 def test_rerun_appends_nothing(source: Path, target: tuple[str, str | None]) -> None:
@@ -229,8 +232,16 @@ def test_sigkill_during_an_import_then_a_rerun_equals_a_clean_import(
     for name, projection in (("resumed", _projection(target)), ("clean", str(clean))):
         out = tmp_path / f"{name}.db"
         export_store(open_reader(projection), f"sqlite:///{out}", progress=False)
-        exports.append(_dump("sqlite", str(out)))
+        exports.append(_table_rows(out))
     assert exports[0] == exports[1]
+    assert len(exports[0]["Artifact"]) == 20_009
+
+
+def _table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of an MLMD SQLite file, sorted: equal exactly when the stores are equal."""
+    with sqlite3.connect(path) as con:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: sorted(con.execute(f"SELECT * FROM `{name}`"), key=repr) for name in names}
 
 
 def test_a_file_that_is_not_an_mlmd_store_is_refused_and_nothing_is_appended(tmp_path: Path) -> None:
@@ -284,3 +295,39 @@ def test_an_import_into_a_log_with_other_ops_is_refused(source: Path, tmp_path: 
     with pytest.raises(FailedPreconditionError, match="not this store's import"):
         import_store(str(source), log, progress=False)
 
+
+
+@pytest.fixture(scope="module")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    server = start_mariadb(tmp_path_factory.mktemp("mariadb"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_import_from_mariadb_written_by_mlmd_answers_every_read_like_the_source(
+    mariadb: MariaDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = f"mlmd_{uuid.uuid4().hex[:8]}"
+    mariadb.create_database(database)
+    where = [mariadb.host, str(mariadb.port), database, USER, PASSWORD]
+    subprocess.run([str(_python()), str(HERE / "mlmd_build_store.py"), "mysql", *where],
+                   check=True, capture_output=True, timeout=600)
+    source_reads = _dump("mysql", *where)
+    target = (f"duckdb:///{tmp_path / 'log.duckdb'}", None)
+    report = import_store(mariadb.url(database), *target, progress=False)
+    assert report.appended > 0
+    assert _without_type_quirks(_served_reads(target, tmp_path)) == _without_type_quirks(source_reads)
+    # A re-run with the password from the environment finds everything done.
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    again = import_store(mariadb.url(database, password=False), *target, progress=False)
+    assert again.appended == 0
+
+
+def test_mariadb_refusing_the_credentials_is_a_clear_error(mariadb: MariaDB, tmp_path: Path) -> None:
+    log = tmp_path / "log.duckdb"
+    url = f"mysql://{USER}:wrong@{mariadb.host}:{mariadb.port}/mysql"
+    with pytest.raises(UnauthenticatedError, match="refused the credentials"):
+        import_store(url, f"duckdb:///{log}", progress=False)
+    assert not log.exists()
