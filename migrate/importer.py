@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +29,8 @@ from mlmd_log.settings import Settings
 #: The producer service every import op carries (``mlmd-log ops`` and history show it).
 IMPORT_SERVICE = "mlmd-log import"
 _OP_NAMESPACE = uuid.UUID("5b7c1f0e-8a51-4f43-9d6e-2f0c3a4b6d71")
-#: Rows per op: large enough for throughput, small enough to stay far below the op size limit.
-DEFAULT_CHUNK_ROWS = 2_000
+#: Rows per op: large enough for throughput; an op over half the op size limit is split in halves.
+DEFAULT_CHUNK_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -61,18 +61,61 @@ def import_op_id(store_id: str, table: str, first_row: int) -> str:
     return str(uuid.uuid5(_OP_NAMESPACE, f"{store_id}/{table}/{first_row}"))
 
 
-def _ops(source: Source, store_id: str, chunk_rows: int) -> Iterator[tuple[int, ops_pb2.Operation]]:
-    """(row count, op) for the whole store, in dependency order."""
-    def envelope(table: str, first: int, rows: int) -> ops_pb2.Operation:
-        op = ops_pb2.Operation(op_id=import_op_id(store_id, table, first))
-        op.imported.store_id, op.imported.table = store_id, table
+def _fill_nodes(kind: str) -> Callable[[ops_pb2.Operation, list[Any], list[int]], None]:
+    def fill(op: ops_pb2.Operation, messages: list[Any], ids: list[int]) -> None:
+        getattr(getattr(op, f"put_{kind}s"), f"{kind}s").extend(messages)
+        getattr(op.assigned_ids, f"{kind}_ids").extend(ids)
+    return fill
+
+
+def _fill_events(op: ops_pb2.Operation, messages: list[Any], ids: list[int]) -> None:
+    op.put_events.events.extend(messages)
+
+
+def _fill_links(field: str) -> Callable[[ops_pb2.Operation, list[Any], list[int]], None]:
+    def fill(op: ops_pb2.Operation, messages: list[Any], ids: list[int]) -> None:
+        getattr(op.put_attributions_and_associations, field).extend(messages)
+    return fill
+
+
+def _fill_parents(op: ops_pb2.Operation, messages: list[Any], ids: list[int]) -> None:
+    op.put_parent_contexts.parent_contexts.extend(messages)
+
+
+class _OpMaker:
+    """Builds the import ops of a store: envelopes with deterministic ids, split in halves while too large."""
+
+    def __init__(self, source: Source, store_id: str, max_bytes: int) -> None:
+        self.source_kind = source.kind
+        self.store_id = store_id
+        self.max_bytes = max_bytes
+
+    def envelope(self, table: str, first: int, rows: int) -> ops_pb2.Operation:
+        op = ops_pb2.Operation(op_id=import_op_id(self.store_id, table, first))
+        op.imported.store_id, op.imported.table = self.store_id, table
         op.imported.first_row, op.imported.rows = first, rows
-        op.imported.source_kind = source.kind
+        op.imported.source_kind = self.source_kind
         return op
 
+    def ops(
+        self, chunk: tables.Chunk, fill: Callable[[ops_pb2.Operation, list[Any], list[int]], None]
+    ) -> Iterator[tuple[int, ops_pb2.Operation]]:
+        op = self.envelope(chunk.table, chunk.first, len(chunk.ids))
+        fill(op, chunk.messages, chunk.ids)
+        if op.ByteSize() <= self.max_bytes or len(chunk.ids) < 2:
+            yield len(chunk.ids), op
+            return
+        mid = len(chunk.ids) // 2
+        for messages, ids in ((chunk.messages[:mid], chunk.ids[:mid]), (chunk.messages[mid:], chunk.ids[mid:])):
+            yield from self.ops(tables.Chunk(chunk.table, ids[0], messages, ids), fill)
+
+
+def _ops(source: Source, store_id: str, chunk_rows: int, max_bytes: int) -> Iterator[tuple[int, ops_pb2.Operation]]:
+    """(row count, op) for the whole store, in dependency order."""
+    maker = _OpMaker(source, store_id, max_bytes)
     types, type_ids = tables.read_types(source)
     if types:
-        op = envelope("Type", type_ids[0], len(types))
+        op = maker.envelope("Type", type_ids[0], len(types))
         # The payload lists artifact, execution, then context types; the ids follow that order.
         for wanted in ("artifact", "execution", "context"):
             for (kind, msg), type_id in zip(types, type_ids, strict=True):
@@ -82,25 +125,17 @@ def _ops(source: Source, store_id: str, chunk_rows: int) -> Iterator[tuple[int, 
         yield len(types), op
     for kind in ("context", "artifact", "execution"):
         for chunk in tables.read_nodes(source, kind, chunk_rows):
-            op = envelope(chunk.table, chunk.first, len(chunk.ids))
-            getattr(getattr(op, f"put_{kind}s"), f"{kind}s").extend(chunk.messages)
-            getattr(op.assigned_ids, f"{kind}_ids").extend(chunk.ids)
-            yield len(chunk.ids), op
+            yield from maker.ops(chunk, _fill_nodes(kind))
     for chunk in tables.read_events(source, chunk_rows):
-        op = envelope("Event", chunk.first, len(chunk.ids))
-        op.put_events.events.extend(chunk.messages)
-        yield len(chunk.ids), op
+        yield from maker.ops(chunk, _fill_events)
     for table, field in (("Attribution", "attributions"), ("Association", "associations")):
         for chunk in tables.read_links(source, table, chunk_rows):
-            op = envelope(table, chunk.first, len(chunk.ids))
-            getattr(op.put_attributions_and_associations, field).extend(chunk.messages)
-            yield len(chunk.ids), op
+            yield from maker.ops(chunk, _fill_links(field))
     edges = tables.read_parent_contexts(source)
     for start in range(0, len(edges), chunk_rows):
         part = edges[start:start + chunk_rows]
-        op = envelope("ParentContext", start, len(part))
-        op.put_parent_contexts.parent_contexts.extend(part)
-        yield len(part), op
+        yield from maker.ops(tables.Chunk("ParentContext", start, part, list(range(start, start + len(part)))),
+                             _fill_parents)
 
 
 def _max_node_id(source: Source) -> int:
@@ -172,7 +207,7 @@ def import_store(
             target.check_foreign()
             meter = Progress(total, "imported") if progress else None
             appended = skipped = rows = 0
-            for count, op in _ops(source, store_id, chunk_rows):
+            for count, op in _ops(source, store_id, chunk_rows, settings.max_op_bytes // 2):
                 rows += count
                 if target.has(op.op_id):
                     skipped += 1

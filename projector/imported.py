@@ -14,7 +14,7 @@ from typing import Any
 from mlmd_log.errors import InvalidArgumentError, StatusError
 from mlmd_log.ids import TypeKind
 from mlmd_log.projector.apply import link, put_event, put_parent_context, put_type
-from mlmd_log.projector.nodes import insert_node
+from mlmd_log.projector.nodes import insert_many
 from mlmd_log.projector.state import BatchState, OpTx
 from mlmd_log.schemas.v1 import ops_pb2
 
@@ -36,10 +36,10 @@ def _put_types(tx: OpTx, req: Any, type_ids: list[int]) -> None:
 def _put_nodes(tx: OpTx, kind: str, msgs: Any, ids: list[int]) -> None:
     if len(ids) != len(msgs):
         raise InvalidArgumentError(f"malformed import op: {len(msgs)} {kind}s but {len(ids)} ids")
-    for msg, node_id in zip(msgs, ids, strict=True):
+    for msg in msgs:
         if msg.HasField("id"):
             raise InvalidArgumentError(f"malformed import op: a {kind} carries its id in the message")
-        insert_node(tx, kind, msg, node_id, msg.create_time_since_epoch, msg.last_update_time_since_epoch)
+    insert_many(tx, kind, list(zip(msgs, ids, strict=True)), 0, keep_times=True)
 
 
 def apply_imported(tx: OpTx, op: ops_pb2.Operation) -> None:

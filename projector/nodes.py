@@ -68,9 +68,7 @@ def _clean(props: dict[str, PropValue | None]) -> dict[str, PropValue]:
     return {k: v for k, v in props.items() if v is not None}
 
 
-def _new_row(
-    kind: str, msg: Any, node_id: int, time_ms: int, position: int, update_ms: int | None = None
-) -> NodeRow:
+def _new_row(kind: str, msg: Any, node_id: int, time_ms: int, position: int) -> NodeRow:
     state_field = STATE_FIELD[kind]
     return NodeRow(
         kind=kind,
@@ -81,7 +79,7 @@ def _new_row(
         state=getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
         uri=(msg.uri if msg.HasField("uri") else "") if kind == "artifact" else None,
         create_time=time_ms,
-        update_time=time_ms if update_ms is None else update_ms,
+        update_time=time_ms,
         system_metadata=msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
         props={},
         custom={},
@@ -162,9 +160,8 @@ def _custom_props(values: Any) -> dict[str, PropValue]:
 
 
 
-def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int, update_ms: int | None = None) -> int:
-    """Create a node under the id the producer assigned to it, created at ``time_ms`` (last updated at
-    ``update_ms``, default the same: an imported node keeps its source's two times)."""
+def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int) -> int:
+    """Create a node under the id the producer assigned to it."""
     if not msg.HasField("type_id"):
         raise InvalidArgumentError("Type id is missing.")
     node_type = find_type(tx, kind, msg.type_id)
@@ -174,7 +171,7 @@ def insert_node(tx: OpTx, kind: str, msg: Any, node_id: int, time_ms: int, updat
         )
     if tx.get(f"node:{kind}", node_id) is not None:
         raise AlreadyExistsError(f"Given node already exists: id {node_id} is already used by a {kind}")
-    row = _new_row(kind, msg, node_id, time_ms, tx.position, update_ms)
+    row = _new_row(kind, msg, node_id, time_ms, tx.position)
     row.props = _typed_props(node_type, msg.properties, msg)
     row.custom = _custom_props(msg.custom_properties)
     row.proto = node_message(row, node_type.name).SerializeToString(deterministic=True)
@@ -301,8 +298,12 @@ def put_nodes(
     return out
 
 
-def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: int) -> None:
-    """:func:`insert_node` for a run of new nodes, with the per-node work cut to the bone (the ingest hot path)."""
+def insert_many(
+    tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: int, *, keep_times: bool = False
+) -> None:
+    """:func:`insert_node` for a run of new nodes, with the per-node work cut to the bone (the ingest hot path).
+
+    ``keep_times``: each node keeps the create and last-update times its message carries (an import)."""
     position = tx.position
     state_field = STATE_FIELD[kind]
     is_artifact = kind == "artifact"
@@ -332,7 +333,7 @@ def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: 
             kind, node_id, type_id, name, external_id,
             getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
             (msg.uri if msg.HasField("uri") else "") if is_artifact else None,
-            time_ms, time_ms,
+            *((msg.create_time_since_epoch, msg.last_update_time_since_epoch) if keep_times else (time_ms, time_ms)),
             msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
             _typed_props(node_type, msg.properties, msg) if msg.properties else {},
             custom,
@@ -342,8 +343,9 @@ def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: 
             # The incoming message is the stored one once the fields MLMD sets are set (the hot path).
             msg.id = node_id
             msg.type = node_type.name
-            msg.create_time_since_epoch = time_ms
-            msg.last_update_time_since_epoch = time_ms
+            if not keep_times:
+                msg.create_time_since_epoch = time_ms
+                msg.last_update_time_since_epoch = time_ms
             if is_artifact and not msg.HasField("uri"):
                 msg.uri = ""
             row.proto = msg.SerializeToString(deterministic=True)
