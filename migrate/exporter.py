@@ -1,4 +1,4 @@
-"""``mlmd-log export``: the state at a log position, written as an MLMD schema-10 SQLite store.
+"""``mlmd-log export``: the state at a log position, written as an MLMD schema-10 store (SQLite or MySQL).
 
 Reads the projection's versioned tables at the position (every version valid there) and writes MLMD's own
 rows: types with their properties and base types, nodes (the stored MLMD message of each version) with
@@ -11,20 +11,22 @@ from __future__ import annotations
 import base64
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError, UnimplementedError
+from mlmd_log.errors import AlreadyExistsError, InvalidArgumentError
 from mlmd_log.migrate import mlmd_schema
 from mlmd_log.migrate.progress import Progress
+from mlmd_log.migrate.source import connect_mysql, mysql_tables, parse_mysql_url
 from mlmd_log.migrate.tables import STRUCT_PREFIX
 from mlmd_log.query.asof import resolve_as_of, version_filter
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
 _NODE_MESSAGE = {"artifact": mlmd.Artifact, "execution": mlmd.Execution, "context": mlmd.Context}
 _BATCH = 5_000
+_MYSQL_TABLE_NAMES = tuple(statement.split("`")[1] for statement in mlmd_schema.MYSQL_TABLES)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,26 @@ def _cells(value: Any) -> tuple[Any, ...]:
     return (None, None, None, None, None, bool(value.bool_value))
 
 
+class _Out:
+    """The target store: SQL written with ``?`` markers, run on sqlite3 or PyMySQL, in one transaction."""
+
+    def __init__(self, con: Any, marker: str) -> None:
+        self.con = con
+        self.marker = marker
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.marker == "?" else sql.replace("?", self.marker)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cur = self.con.cursor()
+        cur.execute(self._sql(sql), tuple(params))
+        return cur
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.con.cursor().executemany(self._sql(sql), [tuple(r) for r in rows])
+
+
 def _rows(con: Any, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
     cur = con.cursor()
     cur.execute(sql, params)
@@ -72,7 +94,7 @@ def _rows(con: Any, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
         yield from rows
 
 
-def _write_types(con: Any, out: sqlite3.Connection, position: int | None) -> int:
+def _write_types(con: Any, out: _Out, position: int | None) -> int:
     where, params = version_filter("t", position)
     types = con.execute(
         f"SELECT id, kind, name, version, description, external_id, base_type, valid_from FROM type_versions t "  # noqa: S608
@@ -94,7 +116,7 @@ def _write_types(con: Any, out: sqlite3.Connection, position: int | None) -> int
     return len(types)
 
 
-def _write_nodes(con: Any, out: sqlite3.Connection, kind: str, position: int | None, meter: Progress) -> int:
+def _write_nodes(con: Any, out: _Out, kind: str, position: int | None, meter: Progress) -> int:
     where, params = version_filter("v", position)
     table = kind.capitalize()
     make = _NODE_MESSAGE[kind]
@@ -127,7 +149,7 @@ def _write_nodes(con: Any, out: sqlite3.Connection, kind: str, position: int | N
     return count
 
 
-def _flush_nodes(out: sqlite3.Connection, table: str, nodes: list[tuple[Any, ...]], props: list[tuple[Any, ...]]) -> None:
+def _flush_nodes(out: _Out, table: str, nodes: list[tuple[Any, ...]], props: list[tuple[Any, ...]]) -> None:
     if not nodes:
         return
     marks = ", ".join("?" * len(nodes[0]))
@@ -135,7 +157,7 @@ def _flush_nodes(out: sqlite3.Connection, table: str, nodes: list[tuple[Any, ...
     out.executemany(f"INSERT INTO {table}Property VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", props)  # noqa: S608
 
 
-def _write_events(con: Any, out: sqlite3.Connection, position: int | None, meter: Progress) -> int:
+def _write_events(con: Any, out: _Out, position: int | None, meter: Progress) -> int:
     where, params = version_filter("e", position)
     count = 0
     for artifact_id, execution_id, event_type, path, ms in _rows(
@@ -158,7 +180,7 @@ def _write_events(con: Any, out: sqlite3.Connection, position: int | None, meter
     return count
 
 
-def _write_links(con: Any, out: sqlite3.Connection, position: int | None) -> int:
+def _write_links(con: Any, out: _Out, position: int | None) -> int:
     count = 0
     for table, sql_out in (
         ("attribution", "INSERT INTO Attribution (artifact_id, context_id) VALUES (?, ?)"),
@@ -177,13 +199,37 @@ def _write_links(con: Any, out: sqlite3.Connection, position: int | None) -> int
     return count
 
 
-def export_store(reader: Any, to: str, as_of: str | int | datetime | None = None, *, progress: bool = True) -> ExportReport:
-    """Write the state of ``reader``'s projection at ``as_of`` (default: the latest) as an MLMD store at ``to``."""
-    if to.startswith("mysql://"):
-        raise UnimplementedError("export writes SQLite stores (sqlite:///PATH); MySQL export is not available yet")
-    path = to.removeprefix("sqlite:///") if to.startswith("sqlite:///") else to  # sqlite:////abs, sqlite:///rel
+def _open_sqlite(path: str) -> _Out:
     if os.path.exists(path) and os.path.getsize(path) > 0:
         raise AlreadyExistsError(f"{path} exists: export writes a new MLMD store")
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("BEGIN")
+    out = _Out(con, "?")
+    for statement in (*mlmd_schema.SQLITE_TABLES, *mlmd_schema.SQLITE_INDEXES):
+        out.execute(statement)
+    return out
+
+
+def _open_mysql(url: str) -> _Out:
+    con = connect_mysql(url)
+    found = mysql_tables(con)
+    if found:
+        con.close()
+        raise AlreadyExistsError(
+            f"mysql database {parse_mysql_url(url).database!r} holds tables ({', '.join(sorted(found)[:5])}): "
+            "export writes a new MLMD store into an empty database"
+        )
+    out = _Out(con, "%s")
+    for statement in mlmd_schema.MYSQL_TABLES:
+        out.execute(statement)
+    return out
+
+
+def export_store(
+    reader: Any, to: str, as_of: str | int | datetime | None = None, *, progress: bool = True
+) -> ExportReport:
+    """Write the state of ``reader``'s projection at ``as_of`` (default: the latest) as an MLMD store at ``to``:
+    ``sqlite:///PATH`` (a new file) or ``mysql://user:password@host:port/db`` (an empty database)."""
     con = reader.con
     position = resolve_as_of(con, parse_as_of(as_of) if isinstance(as_of, str) else as_of)
     shown = position if position is not None else int(con.execute("SELECT position FROM checkpoint").fetchone()[0])
@@ -192,11 +238,13 @@ def export_store(reader: Any, to: str, as_of: str | int | datetime | None = None
         for kind in ("artifact", "execution", "context", "event")
     )
     meter = Progress(total, "exported", every_s=1.0 if progress else float("inf"))
-    out = sqlite3.connect(path, isolation_level=None)
+    mysql = to.startswith("mysql://")
+    path = "" if mysql else (to.removeprefix("sqlite:///") if to.startswith("sqlite:///") else to)
+    # MySQL DDL commits by itself: the tables are created first, the rows written in one transaction.
+    out = _open_mysql(to) if mysql else _open_sqlite(path)
     try:
-        out.execute("BEGIN")
-        for statement in (*mlmd_schema.SQLITE_TABLES, *mlmd_schema.SQLITE_INDEXES):
-            out.execute(statement)
+        if mysql:
+            out.execute("START TRANSACTION")
         out.execute("INSERT INTO MLMDEnv VALUES (?)", (mlmd_schema.SCHEMA_VERSION,))
         out.executemany("INSERT INTO Type (id, name, type_kind) VALUES (?, ?, ?)", mlmd_schema.SEED_TYPES)
         rows = _write_types(con, out, position)
@@ -206,10 +254,15 @@ def export_store(reader: Any, to: str, as_of: str | int | datetime | None = None
         rows += _write_links(con, out, position)
         out.execute("COMMIT")
     except BaseException:
-        out.close()
-        os.unlink(path)
+        if mysql:  # the rows are rolled back; the tables this export created go too
+            out.con.rollback()
+            for table in _MYSQL_TABLE_NAMES:
+                out.execute(f"DROP TABLE IF EXISTS `{table}`")
+        out.con.close()
+        if not mysql:
+            os.unlink(path)
         raise
-    out.close()
+    out.con.close()
     if progress:
         meter.finish()
     return ExportReport(shown, rows)

@@ -97,3 +97,69 @@ SEED_TYPES: Final[tuple[tuple[int, str, int], ...]] = tuple(
 
 #: (kind, base_type enum) -> the simple type's id that MLMD's ParentType row points at.
 BASE_TYPE_PARENT: Final = {(kind, base): type_id for type_id, kind, _, base in SIMPLE_TYPES}
+
+# MySQL / MariaDB. MLMD declares ids and int values INT; mlmd-log's ids (lease blocks, derived type ids)
+# and int64 property values need 64 bits, so these columns are BIGINT here (ml-metadata reads them as int64).
+_MYSQL_PROPERTY = (
+    "`name` VARCHAR(255) NOT NULL, `is_custom_property` TINYINT(1) NOT NULL, `int_value` BIGINT, "
+    "`double_value` DOUBLE, `string_value` MEDIUMTEXT, `byte_value` MEDIUMBLOB, `proto_value` MEDIUMBLOB, "
+    "`bool_value` TINYINT(1)"
+)
+_MYSQL_TIMES = (
+    "`create_time_since_epoch` BIGINT NOT NULL DEFAULT 0, `last_update_time_since_epoch` BIGINT NOT NULL DEFAULT 0"
+)
+
+
+def _mysql_property_table(kind: str) -> str:
+    low = kind.lower()
+    return (
+        f"CREATE TABLE `{kind}Property` (`{low}_id` BIGINT NOT NULL, {_MYSQL_PROPERTY}, "
+        f"PRIMARY KEY (`{low}_id`, `name`, `is_custom_property`), "
+        f"KEY `idx_{low}_property_int` (`name`, `is_custom_property`, `int_value`), "
+        f"KEY `idx_{low}_property_double` (`name`, `is_custom_property`, `double_value`), "
+        f"KEY `idx_{low}_property_string` (`name`, `is_custom_property`, `string_value`(255)))"
+    )
+
+
+def _mysql_node_table(kind: str, columns: str) -> str:
+    low = kind.lower()
+    return (
+        f"CREATE TABLE `{kind}` (`id` BIGINT NOT NULL AUTO_INCREMENT, `type_id` BIGINT NOT NULL, {columns}, "
+        f"`external_id` VARCHAR(255), {_MYSQL_TIMES}, PRIMARY KEY (`id`), UNIQUE KEY (`external_id`), "
+        f"UNIQUE KEY (`type_id`, `name`), KEY `idx_{low}_create_time_since_epoch` (`create_time_since_epoch`), "
+        f"KEY `idx_{low}_last_update_time_since_epoch` (`last_update_time_since_epoch`), "
+        f"KEY `idx_{low}_external_id` (`external_id`)"
+        + (", KEY `idx_artifact_uri` (`uri`(255)))" if kind == "Artifact" else ")")
+    )
+
+
+MYSQL_TABLES: Final[tuple[str, ...]] = (
+    "CREATE TABLE `Type` (`id` BIGINT NOT NULL AUTO_INCREMENT, `name` VARCHAR(255) NOT NULL, "
+    "`version` VARCHAR(255), `type_kind` TINYINT(1) NOT NULL, `description` TEXT, `input_type` TEXT, "
+    "`output_type` TEXT, `external_id` VARCHAR(255), PRIMARY KEY (`id`), UNIQUE KEY (`external_id`), "
+    "KEY `idx_type_name` (`name`), KEY `idx_type_external_id` (`external_id`))",
+    "CREATE TABLE `TypeProperty` (`type_id` BIGINT NOT NULL, `name` VARCHAR(255) NOT NULL, `data_type` INT, "
+    "PRIMARY KEY (`type_id`, `name`))",
+    "CREATE TABLE `ParentType` (`type_id` BIGINT NOT NULL, `parent_type_id` BIGINT NOT NULL, "
+    "PRIMARY KEY (`type_id`, `parent_type_id`))",
+    _mysql_node_table("Artifact", "`uri` TEXT, `state` INT, `name` VARCHAR(255)"),
+    _mysql_property_table("Artifact"),
+    _mysql_node_table("Execution", "`last_known_state` INT, `name` VARCHAR(255)"),
+    _mysql_property_table("Execution"),
+    _mysql_node_table("Context", "`name` VARCHAR(255) NOT NULL"),
+    _mysql_property_table("Context"),
+    "CREATE TABLE `Event` (`id` BIGINT NOT NULL AUTO_INCREMENT, `artifact_id` BIGINT NOT NULL, "
+    "`execution_id` BIGINT NOT NULL, `type` INT NOT NULL, `milliseconds_since_epoch` BIGINT, PRIMARY KEY (`id`), "
+    "UNIQUE KEY `UniqueEvent` (`artifact_id`, `execution_id`, `type`), "
+    "KEY `idx_event_execution_id` (`execution_id`))",
+    "CREATE TABLE `EventPath` (`event_id` BIGINT NOT NULL, `is_index_step` TINYINT(1) NOT NULL, "
+    "`step_index` INT, `step_key` TEXT, KEY `idx_eventpath_event_id` (`event_id`))",
+    "CREATE TABLE `MLMDEnv` (`schema_version` INT NOT NULL, PRIMARY KEY (`schema_version`))",
+    "CREATE TABLE `ParentContext` (`context_id` BIGINT NOT NULL, `parent_context_id` BIGINT NOT NULL, "
+    "PRIMARY KEY (`context_id`, `parent_context_id`), "
+    "KEY `idx_parentcontext_parent_context_id` (`parent_context_id`))",
+    "CREATE TABLE `Association` (`id` BIGINT NOT NULL AUTO_INCREMENT, `context_id` BIGINT NOT NULL, "
+    "`execution_id` BIGINT NOT NULL, PRIMARY KEY (`id`), UNIQUE KEY (`context_id`, `execution_id`))",
+    "CREATE TABLE `Attribution` (`id` BIGINT NOT NULL AUTO_INCREMENT, `context_id` BIGINT NOT NULL, "
+    "`artifact_id` BIGINT NOT NULL, PRIMARY KEY (`id`), UNIQUE KEY (`context_id`, `artifact_id`))",
+)

@@ -126,15 +126,15 @@ def open_sqlite(path: str) -> Source:
     return source
 
 
-def open_mysql(url: str) -> Source:
-    """An MLMD MySQL/MariaDB database in one consistent snapshot (needs the ``mysql`` extra: PyMySQL)."""
+def connect_mysql(url: str) -> Any:
+    """A PyMySQL connection (autocommit off) to ``url``; refusals become typed errors naming the server."""
     target = parse_mysql_url(url)
     try:
         import pymysql
     except ImportError as err:
-        raise FailedPreconditionError("reading MySQL needs PyMySQL: pip install 'mlmd-log[mysql]'") from err
+        raise FailedPreconditionError("MySQL needs PyMySQL: pip install 'mlmd-log[mysql]'") from err
     try:
-        con = pymysql.connect(
+        return pymysql.connect(
             host=target.host, port=target.port, user=target.user, password=target.password or "",
             database=target.database, connect_timeout=10, autocommit=False,
         )
@@ -146,19 +146,28 @@ def open_mysql(url: str) -> Source:
         if code == 1049:
             raise NotFoundError(f"no database {target.database!r} on {target.host}:{target.port}") from err
         raise UnavailableError(f"cannot connect to MySQL at {where}: {err.args[-1]}") from err
+
+
+def mysql_tables(con: Any) -> set[str]:
+    cur = con.cursor()
+    cur.execute("SHOW TABLES")
+    return {r[0] for r in cur.fetchall()}
+
+
+def open_mysql(url: str) -> Source:
+    """An MLMD MySQL/MariaDB database in one consistent snapshot (needs the ``mysql`` extra: PyMySQL)."""
+    con = connect_mysql(url)
+    database = parse_mysql_url(url).database
     con.cursor().execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     con.cursor().execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
     source = MysqlSource(con, "%s")
-    cur = con.cursor()
-    cur.execute("SHOW TABLES")
-    names = {r[0] for r in cur.fetchall()}
-    missing = [t for t in _MLMD_TABLES if t not in names]
+    missing = [t for t in _MLMD_TABLES if t not in mysql_tables(con)]
     if missing:
         con.close()
         raise FailedPreconditionError(
-            f"mysql database {target.database!r} is not an MLMD store (missing tables: {', '.join(missing)})"
+            f"mysql database {database!r} is not an MLMD store (missing tables: {', '.join(missing)})"
         )
-    _check_schema(source, f"mysql database {target.database!r}")
+    _check_schema(source, f"mysql database {database!r}")
     return source
 
 

@@ -25,7 +25,13 @@ from mariadb import PASSWORD, USER, MariaDB, start_mariadb
 from mlmd_ref import MLMD_VERSION, ReferenceUnavailableError, reference_python
 
 import mlmd_log
-from mlmd_log.errors import FailedPreconditionError, NotFoundError, UnauthenticatedError, UnavailableError
+from mlmd_log.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    NotFoundError,
+    UnauthenticatedError,
+    UnavailableError,
+)
 from mlmd_log.migrate.exporter import export_store
 from mlmd_log.migrate.importer import import_store
 from mlmd_log.migrate.source import PASSWORD_ENV
@@ -331,3 +337,17 @@ def test_mariadb_refusing_the_credentials_is_a_clear_error(mariadb: MariaDB, tmp
     with pytest.raises(UnauthenticatedError, match="refused the credentials"):
         import_store(url, f"duckdb:///{log}", progress=False)
     assert not log.exists()
+
+
+def test_export_to_mariadb_is_read_by_mlmd_like_the_original(
+    source: Path, source_reads: dict[str, Any], mariadb: MariaDB, tmp_path: Path
+) -> None:
+    log = f"duckdb:///{tmp_path / 'log.duckdb'}"
+    import_store(str(source), log, progress=False)
+    database = f"out_{uuid.uuid4().hex[:8]}"
+    mariadb.create_database(database)
+    export_store(open_reader(str(tmp_path / "log.duckdb")), mariadb.url(database), progress=False)
+    exported = _dump("mysql", mariadb.host, str(mariadb.port), database, USER, PASSWORD)
+    assert _without_type_quirks(exported) == _without_type_quirks(source_reads)
+    with pytest.raises(AlreadyExistsError, match="empty database"):
+        export_store(open_reader(str(tmp_path / "log.duckdb")), mariadb.url(database), progress=False)
