@@ -117,6 +117,38 @@ class MetadataStore(Producer, Reader):
             return execution_ids, self._canonical("artifact", artifact_ids), self._canonical("context", context_ids)
         return execution_ids, artifact_ids, context_ids
 
+    def _put_type(self, kind: str, msg: Any, can_add_fields: bool, can_omit_fields: bool, wait: bool) -> int:
+        """MLMD's put_*_type; once the op is applied, the stored id (an imported type keeps MLMD's id)."""
+        type_id = Producer._put_type(self, kind, msg, can_add_fields, can_omit_fields, wait)
+        if not self._knows_outcome(wait):
+            return type_id
+        return self._stored_type_id(kind, msg.name, msg.version if msg.HasField("version") else None, type_id)
+
+    def put_types(self, request: Any, *, wait: bool = False) -> Any:
+        """MLMD's PutTypes; once the op is applied, the stored ids (an imported type keeps MLMD's id)."""
+        response = Producer.put_types(self, request, wait=wait)
+        if self._knows_outcome(wait):
+            for kind, msgs, ids in (
+                ("artifact", request.artifact_types, response.artifact_type_ids),
+                ("execution", request.execution_types, response.execution_type_ids),
+                ("context", request.context_types, response.context_type_ids),
+            ):
+                for i, msg in enumerate(msgs):
+                    ids[i] = self._stored_type_id(kind, msg.name, msg.version if msg.HasField("version") else None, ids[i])
+        return response
+
+    def _stored_type_id(self, kind: str, name: str, version: str | None, derived: int) -> int:
+        """The id the projection holds for (kind, name, version): ``derived`` unless the type was imported."""
+        with self._alias_lock:
+            if self._alias_cursor is None:
+                assert self._con is not None
+                self._alias_cursor = self._con.cursor()
+            row = self._alias_cursor.execute(
+                "SELECT id FROM types WHERE kind = ? AND name = ? AND version IS NOT DISTINCT FROM ? AND id <> ?",
+                [kind, name, version, derived],
+            ).fetchone()
+        return int(row[0]) if row else derived
+
     def _knows_outcome(self, wait: bool) -> bool:
         return self._con is not None and (wait or self._embedded is not None)
 

@@ -204,6 +204,19 @@ def test_ids_leased_after_an_import_are_above_every_imported_id(source: Path, tm
         assert new_id > max(imported)
 
 
+def test_re_registering_an_imported_type_returns_its_mlmd_id(source: Path, tmp_path: Path) -> None:
+    log = f"duckdb:///{tmp_path / 'log.duckdb'}"
+    import_store(str(source), log, progress=False)
+    with mlmd_log.connect(log) as store:
+        dataset_v2 = mlmd.ArtifactType(name="Dataset", version="v2")
+        dataset_v2.properties["split"] = mlmd.STRING
+        type_id = store.put_artifact_type(dataset_v2)
+        assert type_id == store.get_artifact_type("Dataset", type_version="v2").id < 100
+        (artifact_id,) = store.put_artifacts([mlmd.Artifact(type_id=type_id, uri="s3://after-import")])
+        assert store.get_artifacts_by_id([artifact_id])[0].type == "Dataset"
+        assert len([t for t in store.get_artifact_types() if t.name == "Dataset"]) == 2  # v1 and v2, no third
+
+
 def _ops_per_id(projection: str) -> dict[str, int]:
     reader = open_reader(projection)
     try:
