@@ -24,7 +24,7 @@ from pathlib import Path
 from common import REPO_ROOT, fmt, fmt_ratio, log, machine, print_table, ratio, write_results
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))
-from mlmd_ref import reference_python  # noqa: E402
+from mlmd_ref import reference_python
 
 _READ_ALL = """
 import json, sys, time

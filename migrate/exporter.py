@@ -24,7 +24,7 @@ from mlmd_log.migrate.tables import STRUCT_PREFIX
 from mlmd_log.query.asof import resolve_as_of, version_filter
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
-_NODE_MESSAGE = {"artifact": mlmd.Artifact, "execution": mlmd.Execution, "context": mlmd.Context}
+_NODE_MESSAGE: dict[str, Any] = {"artifact": mlmd.Artifact, "execution": mlmd.Execution, "context": mlmd.Context}
 _BATCH = 5_000
 _MYSQL_TABLE_NAMES = tuple(statement.split("`")[1] for statement in mlmd_schema.MYSQL_TABLES)
 

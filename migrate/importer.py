@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.migrate import tables
 from mlmd_log.migrate.progress import Progress
 from mlmd_log.migrate.source import Source, open_source
+from mlmd_log.producer.api import OP_SCHEMA_VERSION
 from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
 
@@ -200,6 +202,7 @@ def import_store(
             team=settings.team, service=IMPORT_SERVICE, host=settings.host, user=settings.user,
             client_version=f"mlmd-log {__version__}", session_id=store_id,
         )
+        started = time.monotonic()
         store = connect(log_url, db, settings)
         try:
             target = _Target(store, store_id)
@@ -213,7 +216,7 @@ def import_store(
                     skipped += 1
                 else:
                     op.producer.CopyFrom(identity)
-                    op.schema_version = 1
+                    op.schema_version = OP_SCHEMA_VERSION
                     target.log.append(op.op_id, op.SerializeToString(), wait=False)
                     appended += 1
                 if meter is not None:
@@ -221,7 +224,7 @@ def import_store(
             store.sync(settings.delivery_timeout_s)
             _pad_leases(target, max_id, identity)
             store.sync(settings.delivery_timeout_s)
-            rate = meter.rate() if meter is not None else 0.0
+            rate = rows / max(time.monotonic() - started, 1e-6)
             if meter is not None:
                 meter.finish()
         finally:
@@ -234,6 +237,8 @@ def _pad_leases(target: _Target, max_id: int, identity: ops_pb2.ProducerIdentity
     needed = math.ceil(max_id / ID_BLOCK_SIZE)
     position = target.next_position()
     for n in range(position, needed):
-        op = ops_pb2.Operation(op_id=import_op_id(target.store_id, "lease", n), producer=identity, schema_version=1)
+        op = ops_pb2.Operation(
+            op_id=import_op_id(target.store_id, "lease", n), producer=identity, schema_version=OP_SCHEMA_VERSION
+        )
         op.lease_ids.block_size = ID_BLOCK_SIZE
         target.log.append(op.op_id, op.SerializeToString(), wait=False)

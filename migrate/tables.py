@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2, text_format
 
 from mlmd_log.ids import SIMPLE_TYPES
 from mlmd_log.migrate.source import Source
@@ -106,8 +106,6 @@ def read_types(source: Source) -> tuple[list[tuple[str, Any]], list[int]]:
         if parent in _SIMPLE_BASE and kind != "context":
             msg.base_type = _SIMPLE_BASE[parent]
         if kind == "execution":
-            from google.protobuf import text_format
-
             for text, field in ((input_type, "input_type"), (output_type, "output_type")):
                 if text:
                     text_format.Parse(text, getattr(msg, field))
@@ -172,7 +170,8 @@ def read_events(source: Source, chunk_rows: int, after: int = 0) -> Iterator[Chu
         first, last = int(rows[0][0]), int(rows[-1][0])
         events: dict[int, Any] = {}
         for event_id, artifact_id, execution_id, event_type, ms in rows:
-            event = mlmd.Event(artifact_id=int(artifact_id), execution_id=int(execution_id), type=int(event_type))
+            event = mlmd.Event(artifact_id=int(artifact_id), execution_id=int(execution_id))
+            event.type = int(event_type)  # type: ignore[assignment]  # MLMD's enum value as stored
             event.milliseconds_since_epoch = int(ms or 0)
             events[int(event_id)] = event
         # Steps come back in the order they were written (EventPath has no order column).
@@ -180,10 +179,10 @@ def read_events(source: Source, chunk_rows: int, after: int = 0) -> Iterator[Chu
             "SELECT event_id, is_index_step, step_index, step_key FROM EventPath WHERE event_id BETWEEN ? AND ?",
             (first, last),
         ):
-            event = events.get(int(event_id))
-            if event is None:
+            found = events.get(int(event_id))
+            if found is None:
                 continue
-            step = event.path.steps.add()
+            step = found.path.steps.add()
             if is_index:
                 step.index = int(index)
             else:
@@ -194,7 +193,8 @@ def read_events(source: Source, chunk_rows: int, after: int = 0) -> Iterator[Chu
 
 def read_links(source: Source, table: str, chunk_rows: int, after: int = 0) -> Iterator[Chunk]:
     """Attribution or Association rows as MLMD messages, in id order."""
-    column, make = ("artifact_id", mlmd.Attribution) if table == "Attribution" else ("execution_id", mlmd.Association)
+    column = "artifact_id" if table == "Attribution" else "execution_id"
+    make: Any = mlmd.Attribution if table == "Attribution" else mlmd.Association
     sql = f"SELECT id, context_id, {column} FROM {table} WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
     while True:
         rows = list(source.query(sql, (after, chunk_rows)))

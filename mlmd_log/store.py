@@ -20,6 +20,7 @@ from mlmd_log.projector import catalog
 from mlmd_log.projector.engine import BatchReport
 from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.reader import Reader
+from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2 as svc
 from mlmd_log.settings import Settings
 from mlmd_log.urls import DuckDBLogUrl, parse_log_url
 
@@ -124,7 +125,7 @@ class MetadataStore(Producer, Reader):
             return type_id
         return self._stored_type_id(kind, msg.name, msg.version if msg.HasField("version") else None, type_id)
 
-    def put_types(self, request: Any, *, wait: bool = False) -> Any:
+    def put_types(self, request: svc.PutTypesRequest, *, wait: bool = False) -> svc.PutTypesResponse:
         """MLMD's PutTypes; once the op is applied, the stored ids (an imported type keeps MLMD's id)."""
         response = Producer.put_types(self, request, wait=wait)
         if self._knows_outcome(wait):

@@ -329,11 +329,14 @@ def insert_many(
             raise AlreadyExistsError(f"Given node already exists: id {node_id} is already used by a {kind}")
         external_id = msg.external_id if msg.HasField("external_id") else None
         custom = _custom_props(msg.custom_properties) if msg.custom_properties else {}
+        created, updated = (
+            (msg.create_time_since_epoch, msg.last_update_time_since_epoch) if keep_times else (time_ms, time_ms)
+        )
         row = NodeRow(
             kind, node_id, type_id, name, external_id,
             getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
             (msg.uri if msg.HasField("uri") else "") if is_artifact else None,
-            *((msg.create_time_since_epoch, msg.last_update_time_since_epoch) if keep_times else (time_ms, time_ms)),
+            created, updated,
             msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
             _typed_props(node_type, msg.properties, msg) if msg.properties else {},
             custom,
