@@ -129,13 +129,15 @@ class MetadataStore(Producer, Reader):
         """MLMD's PutTypes; once the op is applied, the stored ids (an imported type keeps MLMD's id)."""
         response = Producer.put_types(self, request, wait=wait)
         if self._knows_outcome(wait):
-            for kind, msgs, ids in (
+            lists: tuple[tuple[str, Any, Any], ...] = (
                 ("artifact", request.artifact_types, response.artifact_type_ids),
                 ("execution", request.execution_types, response.execution_type_ids),
                 ("context", request.context_types, response.context_type_ids),
-            ):
+            )
+            for kind, msgs, ids in lists:
                 for i, msg in enumerate(msgs):
-                    ids[i] = self._stored_type_id(kind, msg.name, msg.version if msg.HasField("version") else None, ids[i])
+                    version = msg.version if msg.HasField("version") else None
+                    ids[i] = self._stored_type_id(kind, msg.name, version, ids[i])
         return response
 
     def _stored_type_id(self, kind: str, name: str, version: str | None, derived: int) -> int:
