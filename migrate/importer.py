@@ -23,6 +23,7 @@ from mlmd_log.errors import FailedPreconditionError
 from mlmd_log.ids import ID_BLOCK_SIZE
 from mlmd_log.migrate import tables
 from mlmd_log.migrate.progress import Progress
+from mlmd_log.migrate.readahead import read_ahead
 from mlmd_log.migrate.source import Source, open_source
 from mlmd_log.producer.api import OP_SCHEMA_VERSION
 from mlmd_log.schemas.v1 import ops_pb2
@@ -210,7 +211,7 @@ def import_store(
             target.check_foreign()
             meter = Progress(total, "imported") if progress else None
             appended = skipped = rows = 0
-            for count, op in _ops(source, store_id, chunk_rows, settings.max_op_bytes // 2):
+            for count, op in read_ahead(_ops(source, store_id, chunk_rows, settings.max_op_bytes // 2)):
                 rows += count
                 if target.has(op.op_id):
                     skipped += 1
