@@ -79,7 +79,7 @@ def our_import(path: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="artifacts in the store (default 1M)")
-    parser.add_argument("--name", default=None, help="results name (default import_<n>)")
+    parser.add_argument("--name", default="import", help="results name (default import)")
     args = parser.parse_args()
     path = build_store(args.n)
     log("MLMD reads the store through its API")
@@ -94,7 +94,7 @@ def main() -> None:
     )
     speed = ratio(ours["rows_per_s"], reference["rows_per_s"])
     print(f"import rows/s vs MLMD's read rows/s: {fmt_ratio(speed)}")
-    write_results(args.name or f"import_{args.n}", {
+    write_results(args.name, {
         "machine": machine(), "n": args.n, "reference": reference, "ours": ours, "ratio": speed,
     })
 
