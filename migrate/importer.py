@@ -204,7 +204,8 @@ def import_store(
             client_version=f"mlmd-log {__version__}", session_id=store_id,
         )
         started = time.monotonic()
-        store = connect(log_url, db, settings)
+        # The import reads nothing back through the store's node cache: filling it would only cost time.
+        store = connect(log_url, db, settings.model_copy(update={"cache_entries": 0}))
         try:
             target = _Target(store, store_id)
             target.catch_up(settings.delivery_timeout_s)
