@@ -28,6 +28,7 @@ from mlmd_log.migrate.source import Source, open_source
 from mlmd_log.producer.api import OP_SCHEMA_VERSION
 from mlmd_log.schemas.v1 import ops_pb2
 from mlmd_log.settings import Settings
+from mlmd_log.urls import KafkaLogUrl, parse_log_url
 
 #: The producer service every import op carries (``mlmd-log ops`` and history show it).
 IMPORT_SERVICE = "mlmd-log import"
@@ -158,11 +159,23 @@ class _Target:
         self.con = store._con
         self.store_id = store_id
 
-    def catch_up(self, timeout: float) -> None:
-        """Let a Kafka replica reach the log's end, so that every op already appended is seen as done."""
+    def catch_up(self, log_url: str, settings: Settings) -> None:
+        """Let a Kafka replica reach the log's end, so that every op already appended is seen as done.
+
+        The end is read through a reader of its own: the replica's reader belongs to the replica's thread.
+        """
         replica = getattr(self.log, "replica", None)
-        if replica is not None:
-            replica.wait_for(replica.source.end_offset() - 1, timeout)
+        url = parse_log_url(log_url)
+        if replica is None or not isinstance(url, KafkaLogUrl):
+            return
+        from mlmd_log.projector.transport import KafkaLogReader
+
+        probe = KafkaLogReader(settings, list(url.bootstrap), url.topic)
+        try:
+            end = probe.end_offset()
+        finally:
+            probe.close()
+        replica.wait_for(end - 1, settings.delivery_timeout_s)
 
     def check_foreign(self) -> None:
         row = self.con.execute(
@@ -208,7 +221,7 @@ def import_store(
         store = connect(log_url, db, settings.model_copy(update={"cache_entries": 0}))
         try:
             target = _Target(store, store_id)
-            target.catch_up(settings.delivery_timeout_s)
+            target.catch_up(log_url or settings.log, settings)
             target.check_foreign()
             meter = Progress(total, "imported") if progress else None
             appended = skipped = rows = 0
