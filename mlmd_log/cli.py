@@ -89,6 +89,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return run(args, settings)
 
 
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from mlmd_log.migrate.importer import import_store
+
+    report = import_store(args.source, args.log, args.db, settings, progress=not args.quiet)
+    print(f"imported MLMD store {report.store_id}: {report.rows:,} rows, {report.appended:,} ops appended, "
+          f"{report.skipped:,} already in the log", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from mlmd_log.migrate.exporter import export_store
+
+    report = export_store(_reader(args, settings), args.to, args.as_of, progress=not args.quiet)
+    print(f"exported {report.rows:,} rows as of position {report.position} to {args.to}", file=sys.stderr)
+    return 0
+
+
 def _param(text: str) -> Any:
     """A ``--param`` value: a JSON literal when it parses as one (``42``, ``1.5``, ``true``, ``"42"``), else the text."""
     import json
@@ -268,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stop after the last op whose log time is at or before this time (timezone required)")
     replay.add_argument("--verify", action="store_true",
                         help="check the new file equals the projection (--db) at the position reached, table by table")
+    imp = command("import", _import, "copy an MLMD store (SQLite file or mysql://user:password@host:port/db, "
+                  "schema 10) into an empty log, ids and times kept; re-running resumes", fmt=False)
+    imp.add_argument("source", help="MLMD SQLite file, or mysql://... (password also from MLMD_LOG_SOURCE_PASSWORD)")
+    imp.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    exp = command("export", _export, "write the state at a log position as an MLMD store (schema 10) that "
+                  "ml-metadata opens", fmt=False)
+    exp.add_argument("--to", required=True, help="sqlite:///PATH (a new file) or mysql://user:password@host:port/db")
+    exp.add_argument("--as-of", default=None, help="a log position, or an ISO 8601 time (default: the latest)")
+    exp.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
 

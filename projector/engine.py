@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from mlmd_log.errors import StatusError
 from mlmd_log.projector.apply import apply_in_tx
+from mlmd_log.projector.imported import apply_imported_in_tx
 from mlmd_log.projector.ddl import migrate
 from mlmd_log.projector.decode import decode
 from mlmd_log.projector.gcpause import gc_paused
@@ -235,7 +236,12 @@ class Projector:
                 else:
                     if op_id is not None:
                         seen.add(op_id)
-                    outcome = OpOutcome(position, op_id, payload, apply_in_tx(state, position, op, max_time, payload))
+                    error = (
+                        apply_imported_in_tx(state, position, op)  # MLMD's rows with their own ids and times
+                        if op.HasField("imported")
+                        else apply_in_tx(state, position, op, max_time, payload)
+                    )
+                    outcome = OpOutcome(position, op_id, payload, error)
             outcomes.append(outcome)
             archive.append(_archive_row(record, op, outcome, max_time))
             err = outcome.error

@@ -298,8 +298,12 @@ def put_nodes(
     return out
 
 
-def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: int) -> None:
-    """:func:`insert_node` for a run of new nodes, with the per-node work cut to the bone (the ingest hot path)."""
+def insert_many(
+    tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: int, *, keep_times: bool = False
+) -> None:
+    """:func:`insert_node` for a run of new nodes, with the per-node work cut to the bone (the ingest hot path).
+
+    ``keep_times``: each node keeps the create and last-update times its message carries (an import)."""
     position = tx.position
     state_field = STATE_FIELD[kind]
     is_artifact = kind == "artifact"
@@ -325,11 +329,14 @@ def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: 
             raise AlreadyExistsError(f"Given node already exists: id {node_id} is already used by a {kind}")
         external_id = msg.external_id if msg.HasField("external_id") else None
         custom = _custom_props(msg.custom_properties) if msg.custom_properties else {}
+        created, updated = (
+            (msg.create_time_since_epoch, msg.last_update_time_since_epoch) if keep_times else (time_ms, time_ms)
+        )
         row = NodeRow(
             kind, node_id, type_id, name, external_id,
             getattr(msg, state_field) if state_field and msg.HasField(state_field) else None,
             (msg.uri if msg.HasField("uri") else "") if is_artifact else None,
-            time_ms, time_ms,
+            created, updated,
             msg.system_metadata.SerializeToString() if msg.HasField("system_metadata") else None,
             _typed_props(node_type, msg.properties, msg) if msg.properties else {},
             custom,
@@ -339,8 +346,9 @@ def insert_many(tx: OpTx, kind: str, items: Sequence[tuple[Any, int]], time_ms: 
             # The incoming message is the stored one once the fields MLMD sets are set (the hot path).
             msg.id = node_id
             msg.type = node_type.name
-            msg.create_time_since_epoch = time_ms
-            msg.last_update_time_since_epoch = time_ms
+            if not keep_times:
+                msg.create_time_since_epoch = time_ms
+                msg.last_update_time_since_epoch = time_ms
             if is_artifact and not msg.HasField("uri"):
                 msg.uri = ""
             row.proto = msg.SerializeToString(deterministic=True)

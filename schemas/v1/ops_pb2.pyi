@@ -41,13 +41,28 @@ class AssignedIds(_message.Message):
     type_ids: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, artifact_ids: _Optional[_Iterable[int]] = ..., execution_ids: _Optional[_Iterable[int]] = ..., context_ids: _Optional[_Iterable[int]] = ..., type_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class ImportedFrom(_message.Message):
+    __slots__ = ("store_id", "table", "first_row", "rows", "source_kind")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ROW_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_KIND_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    table: str
+    first_row: int
+    rows: int
+    source_kind: str
+    def __init__(self, store_id: _Optional[str] = ..., table: _Optional[str] = ..., first_row: _Optional[int] = ..., rows: _Optional[int] = ..., source_kind: _Optional[str] = ...) -> None: ...
+
 class Operation(_message.Message):
-    __slots__ = ("op_id", "producer", "client_time_ms", "schema_version", "assigned_ids", "lease_ids", "put_artifact_type", "put_execution_type", "put_context_type", "put_types", "put_artifacts", "put_executions", "put_contexts", "put_events", "put_execution", "put_lineage_subgraph", "put_attributions_and_associations", "put_parent_contexts")
+    __slots__ = ("op_id", "producer", "client_time_ms", "schema_version", "assigned_ids", "imported", "lease_ids", "put_artifact_type", "put_execution_type", "put_context_type", "put_types", "put_artifacts", "put_executions", "put_contexts", "put_events", "put_execution", "put_lineage_subgraph", "put_attributions_and_associations", "put_parent_contexts")
     OP_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCER_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     ASSIGNED_IDS_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
     LEASE_IDS_FIELD_NUMBER: _ClassVar[int]
     PUT_ARTIFACT_TYPE_FIELD_NUMBER: _ClassVar[int]
     PUT_EXECUTION_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +81,7 @@ class Operation(_message.Message):
     client_time_ms: int
     schema_version: int
     assigned_ids: AssignedIds
+    imported: ImportedFrom
     lease_ids: LeaseIds
     put_artifact_type: _metadata_store_service_pb2.PutArtifactTypeRequest
     put_execution_type: _metadata_store_service_pb2.PutExecutionTypeRequest
@@ -79,4 +95,4 @@ class Operation(_message.Message):
     put_lineage_subgraph: _metadata_store_service_pb2.PutLineageSubgraphRequest
     put_attributions_and_associations: _metadata_store_service_pb2.PutAttributionsAndAssociationsRequest
     put_parent_contexts: _metadata_store_service_pb2.PutParentContextsRequest
-    def __init__(self, op_id: _Optional[str] = ..., producer: _Optional[_Union[ProducerIdentity, _Mapping]] = ..., client_time_ms: _Optional[int] = ..., schema_version: _Optional[int] = ..., assigned_ids: _Optional[_Union[AssignedIds, _Mapping]] = ..., lease_ids: _Optional[_Union[LeaseIds, _Mapping]] = ..., put_artifact_type: _Optional[_Union[_metadata_store_service_pb2.PutArtifactTypeRequest, _Mapping]] = ..., put_execution_type: _Optional[_Union[_metadata_store_service_pb2.PutExecutionTypeRequest, _Mapping]] = ..., put_context_type: _Optional[_Union[_metadata_store_service_pb2.PutContextTypeRequest, _Mapping]] = ..., put_types: _Optional[_Union[_metadata_store_service_pb2.PutTypesRequest, _Mapping]] = ..., put_artifacts: _Optional[_Union[_metadata_store_service_pb2.PutArtifactsRequest, _Mapping]] = ..., put_executions: _Optional[_Union[_metadata_store_service_pb2.PutExecutionsRequest, _Mapping]] = ..., put_contexts: _Optional[_Union[_metadata_store_service_pb2.PutContextsRequest, _Mapping]] = ..., put_events: _Optional[_Union[_metadata_store_service_pb2.PutEventsRequest, _Mapping]] = ..., put_execution: _Optional[_Union[_metadata_store_service_pb2.PutExecutionRequest, _Mapping]] = ..., put_lineage_subgraph: _Optional[_Union[_metadata_store_service_pb2.PutLineageSubgraphRequest, _Mapping]] = ..., put_attributions_and_associations: _Optional[_Union[_metadata_store_service_pb2.PutAttributionsAndAssociationsRequest, _Mapping]] = ..., put_parent_contexts: _Optional[_Union[_metadata_store_service_pb2.PutParentContextsRequest, _Mapping]] = ...) -> None: ...
+    def __init__(self, op_id: _Optional[str] = ..., producer: _Optional[_Union[ProducerIdentity, _Mapping]] = ..., client_time_ms: _Optional[int] = ..., schema_version: _Optional[int] = ..., assigned_ids: _Optional[_Union[AssignedIds, _Mapping]] = ..., imported: _Optional[_Union[ImportedFrom, _Mapping]] = ..., lease_ids: _Optional[_Union[LeaseIds, _Mapping]] = ..., put_artifact_type: _Optional[_Union[_metadata_store_service_pb2.PutArtifactTypeRequest, _Mapping]] = ..., put_execution_type: _Optional[_Union[_metadata_store_service_pb2.PutExecutionTypeRequest, _Mapping]] = ..., put_context_type: _Optional[_Union[_metadata_store_service_pb2.PutContextTypeRequest, _Mapping]] = ..., put_types: _Optional[_Union[_metadata_store_service_pb2.PutTypesRequest, _Mapping]] = ..., put_artifacts: _Optional[_Union[_metadata_store_service_pb2.PutArtifactsRequest, _Mapping]] = ..., put_executions: _Optional[_Union[_metadata_store_service_pb2.PutExecutionsRequest, _Mapping]] = ..., put_contexts: _Optional[_Union[_metadata_store_service_pb2.PutContextsRequest, _Mapping]] = ..., put_events: _Optional[_Union[_metadata_store_service_pb2.PutEventsRequest, _Mapping]] = ..., put_execution: _Optional[_Union[_metadata_store_service_pb2.PutExecutionRequest, _Mapping]] = ..., put_lineage_subgraph: _Optional[_Union[_metadata_store_service_pb2.PutLineageSubgraphRequest, _Mapping]] = ..., put_attributions_and_associations: _Optional[_Union[_metadata_store_service_pb2.PutAttributionsAndAssociationsRequest, _Mapping]] = ..., put_parent_contexts: _Optional[_Union[_metadata_store_service_pb2.PutParentContextsRequest, _Mapping]] = ...) -> None: ...
