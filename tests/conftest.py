@@ -45,5 +45,12 @@ def topic(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def restart_broker(kafka_broker: Broker) -> Callable[[], None]:
-    """Restart the session broker empty on the same address; skips where the broker cannot do that."""
+    """Restart the session broker on the same address (tansu comes back empty, Apache Kafka keeps its log;
+    ``kafka_broker.keeps_data`` says which); skips where the broker cannot be restarted."""
     return kafka_broker.restart
+
+
+@pytest.fixture
+def lose_topic(kafka_broker: Broker) -> Callable[[str], None]:
+    """Make a topic vanish (tansu: an empty restart; Apache Kafka: the topic is deleted)."""
+    return kafka_broker.lose_topic
