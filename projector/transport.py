@@ -190,6 +190,7 @@ class KafkaLogReader:
         if offset < 0:
             return None
         deadline = self._deadline(timeout_ms)
+        self._is_exact()
         probe = self._probe_from(offset)
         with self._kafka(f"reading offset {offset}"):
             try:
@@ -198,7 +199,9 @@ class KafkaLogReader:
                     if records:
                         first = records[0]
                         return _record(first) if first.offset == offset else None
-                    highwater = probe.highwater(self._tp)
+                    # Apache Kafka: ListOffsets (a fetch session omits an unchanged partition, so a re-assigned
+                    # probe may never see a high watermark); tansu: the fetch's high watermark (module docstring).
+                    highwater = self._list_end(deadline) if self._exact else probe.highwater(self._tp)
                     if highwater is not None and self._saw_end(highwater) <= offset:
                         return None
                     self._check_deadline(deadline, f"reading offset {offset}")

@@ -413,7 +413,7 @@ def test_a_broker_restart_keeps_or_empties_the_log_as_the_broker_does(
         record = r.read_at(9, timeout_ms=30_000)
         assert record is not None and record.value == b"before 9"
         assert w.send(b"after", op_id="after").position(timeout=30) == 10  # the writer reconnects by itself
-        assert [x.value for x in read_all(r, 1)] == [b"after"]
+        assert [x.value for x in read_all(r, 1, timeout_s=30)] == [b"after"]
     else:
         with pytest.raises(NotFoundError, match=topic):
             r.end_offset(timeout_ms=1000)

@@ -68,6 +68,8 @@ class KafkaEndpoint:
         return {
             "bootstrap_servers": list(self.bootstrap),
             "bootstrap_timeout_ms": self.connect_ms,
+            # kafka-python backs off up to 30 s between reconnects; a restarted broker is used within 1 s.
+            "reconnect_backoff_max_ms": 1000,
             **self.settings.kafka_security(),
         }
 
