@@ -16,7 +16,7 @@ What it does:
   ``controller.quorum.voters``), each with a generated ``server.properties``, storage formatted by
   ``kafka.tools.StorageTool`` and the broker run as ``java -cp <libs>/* kafka.Kafka``. Optional SASL_SSL
   (SCRAM-SHA-512) listener: the user is created at format time (``--add-scram``).
-* Java (``java``) or Maven (``mvn``) missing: :class:`KafkaUnavailable` names the missing tool and how to get it.
+* Java (``java``) or Maven (``mvn``) missing: :class:`KafkaUnavailableError` names the missing tool and how to get it.
 
 Data lives in the node's directory, so :meth:`KafkaNode.restart` keeps the log (unlike tansu's memory storage).
 """
@@ -53,7 +53,7 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
-class KafkaUnavailable(RuntimeError):
+class KafkaUnavailableError(RuntimeError):
     """Apache Kafka cannot be fetched or started here; the message says what is missing."""
 
 
@@ -75,7 +75,7 @@ def cache_dir() -> Path:
 def _require(tool: str, purpose: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise KafkaUnavailable(
+        raise KafkaUnavailableError(
             f"`{tool}` is not on PATH: it is needed to {purpose}. Install a JDK 17+ and Maven "
             "(Debian: apt-get install openjdk-17-jdk-headless maven), or run the tests on tansu "
             "(MLMD_LOG_TEST_BROKER=tansu, the default)."
@@ -100,7 +100,7 @@ def fetch(version: str) -> Path:
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0 or not any(libs.glob(f"kafka_2.13-{version}.jar")):
-        raise KafkaUnavailable(
+        raise KafkaUnavailableError(
             f"Maven could not fetch org.apache.kafka:kafka_2.13:{version} (exit {done.returncode}):\n"
             f"{(done.stdout + done.stderr)[-3000:]}"
         )
@@ -166,9 +166,9 @@ class KafkaNode:
     def wait_listening(self, deadline: float) -> None:
         while not _port_open(self.port):
             if not self.alive():
-                raise KafkaUnavailable(f"Apache Kafka node {self.node_id} exited:\n{self.output()}")
+                raise KafkaUnavailableError(f"Apache Kafka node {self.node_id} exited:\n{self.output()}")
             if time.monotonic() > deadline:
-                raise KafkaUnavailable(f"Apache Kafka node {self.node_id} not listening on {self.address}\n"
+                raise KafkaUnavailableError(f"Apache Kafka node {self.node_id} not listening on {self.address}\n"
                                        f"{self.output()}")
             time.sleep(0.1)
 
@@ -285,7 +285,7 @@ class KafkaCluster:
         done = subprocess.run(node.java("kafka.tools.StorageTool", *args), capture_output=True, text=True,
                               check=False)
         if done.returncode != 0:
-            raise KafkaUnavailable(f"formatting KRaft storage for node {node.node_id} failed:\n"
+            raise KafkaUnavailableError(f"formatting KRaft storage for node {node.node_id} failed:\n"
                                    f"{(done.stdout + done.stderr)[-3000:]}")
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> KafkaCluster:
@@ -302,7 +302,7 @@ class KafkaCluster:
         return self
 
     def node_at(self, address: str) -> KafkaNode:
-        return next(node for node in self.nodes if node.address == address or f"127.0.0.1:{node.sasl_port}" == address)
+        return next(node for node in self.nodes if address in (node.address, f"127.0.0.1:{node.sasl_port}"))
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             print(fetch(args.version))
             return 0
         cluster = KafkaCluster(args.version, args.nodes).start()
-    except KafkaUnavailable as err:
+    except KafkaUnavailableError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"Apache Kafka {args.version}: bootstrap {cluster.bootstrap} (Ctrl-C stops it)", flush=True)

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-
-from apache_kafka import APACHE_KAFKA_VERSIONS, KafkaCluster, KafkaUnavailable, Scram
+from apache_kafka import APACHE_KAFKA_VERSIONS, KafkaCluster, KafkaUnavailableError, Scram
 
 from mlmd_log import local_broker
 from mlmd_log.errors import FailedPreconditionError
@@ -146,7 +145,7 @@ class ApacheBroker(_UrlMixin):
     def __init__(self, version: str, nodes: int = 1, scram: Scram | None = None) -> None:
         try:
             self.cluster = KafkaCluster(version, nodes, scram).start()
-        except KafkaUnavailable as err:
+        except KafkaUnavailableError as err:
             pytest.fail(f"{BROKER_ENV}: Apache Kafka {version} cannot run here: {err}")
         atexit.register(self.cluster.destroy)
         self.bootstrap = self.cluster.bootstrap
