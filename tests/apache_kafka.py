@@ -59,13 +59,30 @@ class KafkaUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class Scram:
-    """A SASL_SSL listener with one SCRAM-SHA-512 user; ``keystore``/``truststore`` are PKCS12 files."""
+    """A SASL_SSL listener with one SCRAM-SHA-512 user; ``keystore`` holds the broker's key and certificate
+    (PKCS12, e.g. from :func:`make_keystore`)."""
 
     user: str
     password: str
     keystore: Path
-    truststore: Path
     store_password: str
+
+
+def make_keystore(directory: Path, store_password: str) -> tuple[Path, Path]:
+    """A self-signed broker certificate for 127.0.0.1 made with the JDK's keytool: (PKCS12 keystore, PEM
+    certificate for clients to trust)."""
+    keytool = _require("keytool", "make the broker's TLS certificate")
+    keystore, certificate = directory / "broker.p12", directory / "broker-ca.pem"
+    common = ["-keystore", str(keystore), "-storetype", "PKCS12", "-storepass", store_password, "-alias", "broker"]
+    for args in (
+        ["-genkeypair", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2", "-dname", "CN=127.0.0.1",
+         "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-keypass", store_password],
+        ["-exportcert", "-rfc", "-file", str(certificate)],
+    ):
+        done = subprocess.run([keytool, *args, *common], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise KafkaUnavailableError(f"keytool failed: {(done.stdout + done.stderr)[-2000:]}")
+    return keystore, certificate
 
 
 def cache_dir() -> Path:
@@ -268,9 +285,6 @@ class KafkaCluster:
                 "ssl.keystore.type=PKCS12",
                 f"ssl.keystore.password={s.store_password}",
                 f"ssl.key.password={s.store_password}",
-                f"ssl.truststore.location={s.truststore}",
-                "ssl.truststore.type=PKCS12",
-                f"ssl.truststore.password={s.store_password}",
             ]
         listeners.append(f"CONTROLLER://127.0.0.1:{node.controller_port}")
         lines.insert(0, "listeners=" + ",".join(listeners))

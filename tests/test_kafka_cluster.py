@@ -25,6 +25,7 @@ from apache_kafka import APACHE_KAFKA_VERSIONS
 from broker import ApacheBroker
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
+from test_reliability import RecordingLog
 
 import mlmd_log
 from mlmd_log import errors
@@ -200,25 +201,16 @@ def test_a_restarted_broker_keeps_its_data_and_clients_reconnect(cluster: Apache
     replica.close()
 
 
-class KeepingLog:
+class KeepingLog(RecordingLog):
     """The store's Kafka log, keeping each op's bytes by op id so the test can resend exactly those ops."""
 
     def __init__(self, inner: KafkaOpLog) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.ops: dict[str, bytes] = {}
 
     def append(self, op_id: str, data: bytes, *, wait: bool = False) -> Any:
         self.ops[op_id] = data
-        return self.inner.append(op_id, data, wait=wait)
-
-    def lease(self, op_id: str, data: bytes) -> int:
-        return self.inner.lease(op_id, data)
-
-    def sync(self, timeout: float | None = None) -> None:
-        self.inner.sync(timeout)
-
-    def close(self, timeout: float | None = None) -> None:
-        self.inner.close(timeout)
+        return super().append(op_id, data, wait=wait)
 
 
 def test_all_brokers_down_names_the_servers_and_the_unacknowledged_ops_which_land_once_when_resent(

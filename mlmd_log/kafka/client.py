@@ -8,6 +8,10 @@ kafka-python 3.0.12 facts handled here:
   4 partitions, Apache Kafka ``num.partitions``). :meth:`KafkaEndpoint.open`
   sets the flag where kafka-python reads it; no public setting reaches it.
 * A failed bootstrap leaves the client's IO thread running; :meth:`~KafkaEndpoint.open` closes it.
+* A bootstrap refused for bad credentials ends in a bare ``KafkaTimeoutError``
+  ("Unable to bootstrap"): the SASL failure is only logged. :meth:`~KafkaEndpoint.translating`
+  watches kafka-python's connection log while it works and translates that failure instead,
+  so a wrong password is an :class:`~mlmd_log.errors.UnauthenticatedError` within the connect timeout.
 * Not every failure is a ``KafkaError``: against brokers that answer older API
   versions kafka-python can fail with ``KeyError`` and the like. Those become
   :class:`~mlmd_log.errors.InternalError` naming the operation and servers, too.
@@ -15,6 +19,7 @@ kafka-python 3.0.12 facts handled here:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +44,24 @@ from mlmd_log.urls import validate_topic
 #: A user's own translation, tried first: given the exception and where it happened (operation, topic,
 #: servers), the error to raise, or None for the common one.
 Special = Callable[[kerr.KafkaError, str], MlmdLogError | None]
+
+
+_CONNECTIONS_LOG = logging.getLogger("kafka")
+
+
+class _Refusals(logging.Handler):
+    """Keeps the authentication and authorization failures kafka-python logs (module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[kerr.KafkaError] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        found = [a for a in args if isinstance(a, kerr.SaslAuthenticationFailedError | kerr.AuthorizationError)]
+        if not found and "SaslAuthenticationFailedError" in (text := record.getMessage()):
+            found = [kerr.SaslAuthenticationFailedError(text.split("SaslAuthenticationFailedError:")[-1].strip())]
+        self.seen += found
 
 
 class KafkaEndpoint:
@@ -94,17 +117,22 @@ class KafkaEndpoint:
     @contextmanager
     def translating(self, action: str, special: Special | None = None) -> Iterator[None]:
         """The choke point: any kafka-python failure inside becomes an mlmd-log error about ``action``."""
+        refusals = _Refusals()
+        _CONNECTIONS_LOG.addHandler(refusals)
         try:
             yield
         except MlmdLogError:
             raise
         except kerr.KafkaError as err:
-            raise self.translate(err, action, special) from err
+            refused = isinstance(err, kerr.KafkaTimeoutError) and refusals.seen
+            raise self.translate(refusals.seen[-1] if refused else err, action, special) from err
         except (KeyError, AttributeError, TypeError, IndexError, AssertionError, ValueError) as err:
             raise InternalError(
                 f"{self.where(action)}: the Kafka client failed on the broker's answer "
                 f"({type(err).__name__}: {err}); is the broker a supported Kafka version?"
             ) from err
+        finally:
+            _CONNECTIONS_LOG.removeHandler(refusals)
 
     def where(self, action: str) -> str:
         return f"{action} on topic {self.topic!r} at {self.servers}"
