@@ -12,6 +12,8 @@ kafka-python 3.0.12 facts handled here:
   ("Unable to bootstrap"): the SASL failure is only logged. :meth:`~KafkaEndpoint.translating`
   watches kafka-python's connection log while it works and translates that failure instead,
   so a wrong password is an :class:`~mlmd_log.errors.UnauthenticatedError` within the connect timeout.
+* ``KafkaAdminClient`` logs its configuration, passwords included, at DEBUG; a filter on its logger
+  blanks the secret values.
 * Not every failure is a ``KafkaError``: against brokers that answer older API
   versions kafka-python can fail with ``KeyError`` and the like. Those become
   :class:`~mlmd_log.errors.InternalError` naming the operation and servers, too.
@@ -47,6 +49,27 @@ Special = Callable[[kerr.KafkaError, str], MlmdLogError | None]
 
 
 _CONNECTIONS_LOG = logging.getLogger("kafka")
+#: kafka-python settings that hold secrets; kafka-python's admin client logs its whole configuration (DEBUG).
+_SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password", "sasl_oauth_token_provider"})
+
+
+def _blank(config: object) -> object:
+    if not isinstance(config, dict):
+        return config
+    return {k: "**********" if k in _SECRET_KEYS and v is not None else v for k, v in config.items()}
+
+
+def _redact_secrets(record: logging.LogRecord) -> bool:
+    """A logging filter: the secret values of a configuration dict in a record's arguments become '**********'.
+    (A lone mapping argument is ``record.args`` itself, as the logging module stores it.)"""
+    if isinstance(record.args, dict):
+        record.args = _blank(record.args)  # type: ignore[assignment]
+    elif isinstance(record.args, tuple):
+        record.args = tuple(_blank(a) for a in record.args)
+    return True
+
+
+logging.getLogger("kafka.admin.client").addFilter(_redact_secrets)
 
 
 class _Refusals(logging.Handler):
