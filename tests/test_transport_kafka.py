@@ -368,15 +368,22 @@ def test_flush_and_close_name_the_ops_a_dead_broker_never_acknowledged(private_t
     assert time.monotonic() - started < 5.0
 
 
-def test_a_lost_topic_empties_the_log(kafka_broker: Broker, topic: str, lose_topic: Callable[[str], None]) -> None:
-    """What the projector must detect: the op at its checkpoint is gone and the end moved backwards."""
-    w = KafkaLogWriter(SETTINGS, [kafka_broker.bootstrap], topic)
+def ten_records(broker: Broker, topic: str) -> tuple[KafkaLogWriter, KafkaLogReader]:
+    """A writer that put records ``before 0``..``before 9`` on ``topic``, and a reader that has read them."""
+    w = KafkaLogWriter(SETTINGS, [broker.bootstrap], topic)
     w.ensure_topic()
     for i in range(10):
         w.send(b"before %d" % i, op_id=str(i))
-    w.close()
-    r = KafkaLogReader(SETTINGS, [kafka_broker.bootstrap], topic)
+    w.flush()
+    r = KafkaLogReader(SETTINGS, [broker.bootstrap], topic)
     assert len(read_all(r, 10)) == 10
+    return w, r
+
+
+def test_a_lost_topic_empties_the_log(kafka_broker: Broker, topic: str, lose_topic: Callable[[str], None]) -> None:
+    """What the projector must detect: the op at its checkpoint is gone and the end moved backwards."""
+    w, r = ten_records(kafka_broker, topic)
+    w.close()
     assert r.end_offset() == 10
 
     lose_topic(topic)
@@ -398,13 +405,7 @@ def test_a_broker_restart_keeps_or_empties_the_log_as_the_broker_does(
     kafka_broker: Broker, topic: str, restart_broker: Callable[[], None]
 ) -> None:
     """Apache Kafka keeps its log across a restart and the same reader and writer go on; tansu (memory) loses it."""
-    w = KafkaLogWriter(SETTINGS, [kafka_broker.bootstrap], topic)
-    w.ensure_topic()
-    for i in range(10):
-        w.send(b"before %d" % i, op_id=str(i))
-    w.flush()
-    r = KafkaLogReader(SETTINGS, [kafka_broker.bootstrap], topic)
-    assert len(read_all(r, 10)) == 10
+    w, r = ten_records(kafka_broker, topic)
 
     restart_broker()
 
