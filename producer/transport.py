@@ -1,13 +1,13 @@
 """The producer's Kafka transport: append encoded ops to partition 0 of one topic and report each one's fate.
 
-This is the only producer module that imports ``kafka`` (docs/design.md, "Decisions"). It
-wraps kafka-python once, typed, and connects lazily: nothing touches the
-network until :meth:`KafkaLogWriter.ensure_topic` or the first
-:meth:`KafkaLogWriter.send`. Every kafka-python error is translated in one
-place (:meth:`KafkaLogWriter._translate`) into the project's hierarchy.
+The log writer: one of the two users of :mod:`mlmd_log.kafka` (the client
+factory, error translation and topic administration), and with it and the log
+reader the only modules that import ``kafka``. It connects lazily: nothing
+touches the network until :meth:`KafkaLogWriter.ensure_topic` or the first
+:meth:`KafkaLogWriter.send`.
 
 Delivery is ``acks=all`` with the idempotent producer, and every record goes to
-partition 0 explicitly: the log is one ordered partition (§4), and a record
+partition 0 explicitly: the log is one ordered partition (docs/design.md, "Decisions"), and a record
 must never land in a partition the projector does not read, even on a topic
 that someone re-created with more partitions. Each send carries the caller's
 ``op_id``; :meth:`~KafkaLogWriter.flush` and :meth:`~KafkaLogWriter.close`
@@ -16,15 +16,10 @@ acknowledged.
 
 kafka-python 3.0.12 facts this module works around:
 
-* ``allow_auto_create_topics=False`` never reaches the client's metadata
-  requests (``KafkaConnectionManager`` builds ``ClusterMetadata`` without it),
-  so a producer that merely asks for a missing topic creates it (tansu gives it
-  4 partitions). The client factory sets the flag on the cluster metadata.
 * There is no ``buffer_memory`` setting any more; ``Settings.buffer_bytes`` is
   enforced here by waiting for acknowledgements before accepting more bytes.
 * ``KafkaProducer.close(timeout)`` re-raises its flush timeout before stopping
   the sender thread; :meth:`KafkaLogWriter.close` stops it.
-* A failed bootstrap leaves the client's IO thread running; the factory closes it.
 """
 
 from __future__ import annotations
@@ -32,37 +27,29 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, suppress
 from typing import Any, Final
 
 import kafka.errors as kerr
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import ConfigResource, ConfigResourceType
+from kafka import KafkaProducer
 from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
-from kafka.net.compat import KafkaNetClient
 from kafka.producer.future import FutureRecordMetadata
 from kafka.producer.producer_batch import ProducerBatch
 from kafka.structs import TopicPartition
 
 from mlmd_log.errors import (
-    BrokerUnavailableError,
     ConfigError,
     DeliveryError,
     FailedPreconditionError,
-    InternalError,
     MlmdLogError,
-    NotFoundError,
     OpTooLargeError,
-    PermissionDeniedError,
-    TopicConfigError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnimplementedError,
 )
+from mlmd_log.kafka import KafkaEndpoint, TopicAdmin, TopicSettingsUnverifiedWarning
 from mlmd_log.producer.record_batch import CODECS, RecordBatchBuilder
 from mlmd_log.settings import Settings
-from mlmd_log.urls import validate_topic
+
+__all__ = ["KafkaLogWriter", "SendFuture", "TopicSettingsUnverifiedWarning"]
 
 #: Room above ``max_op_bytes`` for the key, record and batch headers and the produce request.
 FRAMING_BYTES: Final = 64 * 1024
@@ -75,10 +62,6 @@ _CODECS: Final[dict[str, tuple[Callable[[], bool], str]]] = {
 }
 _SWEEP_MIN: Final = 4096
 _SHOWN_OP_IDS: Final = 5
-
-
-class TopicSettingsUnverifiedWarning(UserWarning):
-    """The broker did not report a topic setting, so it could not be checked."""
 
 
 class _OpBatch(ProducerBatch):  # type: ignore[misc]  # kafka-python is untyped
@@ -237,13 +220,13 @@ class KafkaLogWriter:
     """Appends encoded ops to ``topic`` (partition 0) on the brokers ``bootstrap`` (``host:port`` each)."""
 
     def __init__(self, settings: Settings, bootstrap: Sequence[str], topic: str) -> None:
-        if isinstance(bootstrap, str) or not bootstrap:
-            raise ConfigError(f"bootstrap must be a non-empty list of host:port strings, got {bootstrap!r}")
+        self._endpoint = KafkaEndpoint(settings, bootstrap, topic)
         if settings.delivery_timeout_s * 1000 <= settings.linger_ms:
             raise ConfigError("delivery_timeout_s must be longer than linger_ms")
         self.settings = settings
-        self.bootstrap: tuple[str, ...] = tuple(bootstrap)
-        self.topic = validate_topic(topic)
+        self.bootstrap = self._endpoint.bootstrap
+        self.topic = self._endpoint.topic
+        self._topics = TopicAdmin(self._endpoint)
         self._max_op_bytes = settings.max_op_bytes
         self._buffer_bytes = settings.buffer_bytes
         self._producer: Any = None
@@ -260,99 +243,19 @@ class KafkaLogWriter:
     # --- topic -------------------------------------------------------------------------------------
 
     def ensure_topic(self) -> None:
-        """Create the topic if absent (1 partition, retained forever); check it if present.
+        """Create the topic if absent (1 partition, retained forever, replicated); check it if present.
 
         A topic with more than one partition, or whose retention or cleanup
-        policy would delete ops, raises TopicConfigError. Where the broker does
-        not report a setting (tansu reports only what was set at creation), a
-        TopicSettingsUnverifiedWarning says so instead of refusing.
+        policy would delete ops, raises TopicConfigError (:mod:`mlmd_log.kafka.admin`).
         """
         self._check_topic(create=True)
 
     def _check_topic(self, *, create: bool) -> None:
-        with self._kafka("checking the topic"), self._admin() as admin:
-            found = self._describe_topic(admin)
-            if found is None and create:
-                found = self._create_topic(admin)
-            if found is None:
-                raise NotFoundError(
-                    f"topic {self.topic!r} does not exist on {self._servers}: create it with ensure_topic()"
-                )
-            if found != 1:
-                raise TopicConfigError(
-                    f"topic {self.topic!r} on {self._servers} has {found} partitions; the log needs exactly 1 "
-                    "(one total order). Use a new single-partition topic."
-                )
-            self._check_topic_configs(admin)
+        if create:
+            self._topics.ensure(self._max_request_bytes)
+        else:
+            self._topics.check(self._max_request_bytes)
         self._topic_checked = True
-
-    def _describe_topic(self, admin: Any) -> int | None:
-        """The topic's partition count, or None when it does not exist."""
-        (info,) = admin.describe_topics([self.topic])
-        error = kerr.for_code(info["error_code"])
-        if error is kerr.UnknownTopicOrPartitionError:
-            return None
-        if error is not kerr.NoError:
-            raise error(f"describing topic {self.topic!r}")
-        return len(info["partitions"])
-
-    def _create_topic(self, admin: Any) -> int | None:
-        brokers = len(admin.describe_cluster()["brokers"])
-        replication = 1 if brokers <= 1 else min(3, brokers)
-        configs = {
-            "retention.ms": "-1",
-            "retention.bytes": "-1",
-            "cleanup.policy": "delete",
-            "max.message.bytes": str(self._max_request_bytes),
-        }
-        if replication >= 3:
-            configs["min.insync.replicas"] = "2"
-        spec = {"num_partitions": 1, "replication_factor": replication, "configs": configs}
-        with suppress(kerr.TopicAlreadyExistsError):  # another producer won the race: check what it made
-            admin.create_topics({self.topic: spec}, timeout_ms=self._connect_ms, wait_for_metadata=True)
-        return self._describe_topic(admin)
-
-    def _check_topic_configs(self, admin: Any) -> None:
-        try:
-            described = admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, self.topic)], config_filter="all"
-            )
-            reported = {
-                name: entry.get("value") for name, entry in described.get("topic", {}).get(self.topic, {}).items()
-            }
-        except (kerr.UnsupportedVersionError, kerr.UnrecognizedBrokerVersion):
-            reported = {}
-        problems = []
-        retention_ms = reported.get("retention.ms")
-        if retention_ms is None:
-            warnings.warn(
-                f"the broker at {self._servers} did not report retention.ms for topic {self.topic!r}; "
-                "it must be -1 (retain ops forever): check it by hand",
-                TopicSettingsUnverifiedWarning,
-                stacklevel=4,
-            )
-        elif retention_ms != "-1":
-            problems.append(f"retention.ms={retention_ms} (must be -1: ops are kept forever)")
-        retention_bytes = reported.get("retention.bytes")
-        if retention_bytes not in (None, "-1"):
-            problems.append(f"retention.bytes={retention_bytes} (must be -1 or unset)")
-        policy = reported.get("cleanup.policy") or ""
-        if "compact" in policy:
-            problems.append(f"cleanup.policy={policy} (must be delete: compaction drops records)")
-        if problems:
-            raise TopicConfigError(
-                f"topic {self.topic!r} on {self._servers} would lose ops: {'; '.join(problems)}. "
-                "Fix the topic (e.g. kafka-configs.sh --alter --entity-type topics "
-                f"--entity-name {self.topic} --add-config retention.ms=-1) or use another topic."
-            )
-        max_message = reported.get("max.message.bytes")
-        if max_message is not None and max_message.isdigit() and int(max_message) < self._max_request_bytes:
-            warnings.warn(
-                f"topic {self.topic!r} accepts batches up to max.message.bytes={max_message}; "
-                f"ops up to {self.settings.max_op_bytes} bytes need {self._max_request_bytes}",
-                TopicSettingsUnverifiedWarning,
-                stacklevel=4,
-            )
 
     # --- sending -----------------------------------------------------------------------------------
 
@@ -477,15 +380,11 @@ class KafkaLogWriter:
             op_ids,
         )
 
-    # --- kafka-python, in one place -----------------------------------------------------------------
+    # --- kafka-python, through mlmd_log.kafka ---------------------------------------------------------
 
     @property
     def _servers(self) -> str:
-        return ",".join(self.bootstrap)
-
-    @property
-    def _connect_ms(self) -> int:
-        return max(1, int(self.settings.connect_timeout_s * 1000))
+        return self._endpoint.servers
 
     @property
     def _max_request_bytes(self) -> int:
@@ -500,9 +399,8 @@ class KafkaLogWriter:
                     self._check_topic(create=False)
                 delivery_ms = int(self.settings.delivery_timeout_s * 1000)
                 with self._kafka("connecting"):
-                    self._producer = _open(
+                    self._producer = self._endpoint.open(
                         KafkaProducer,
-                        bootstrap_servers=list(self.bootstrap),
                         acks="all",
                         enable_idempotence=True,
                         linger_ms=self.settings.linger_ms,
@@ -511,10 +409,8 @@ class KafkaLogWriter:
                         max_request_size=self._max_request_bytes,
                         delivery_timeout_ms=delivery_ms,
                         request_timeout_ms=max(1, min(30_000, delivery_ms - self.settings.linger_ms)),
-                        bootstrap_timeout_ms=self._connect_ms,
-                        max_block_ms=self._connect_ms,
+                        max_block_ms=self._endpoint.connect_ms,
                         allow_auto_create_topics=False,
-                        **self.settings.kafka_security(),
                     )
                     self._lane = self._open_lane(self._producer)
             return self._producer
@@ -531,20 +427,6 @@ class KafkaLogWriter:
         producer.partitions_for(self.topic)  # waits (max_block_ms) for the topic's metadata
         return _Lane(producer, self.topic, self.settings.batch_bytes, compression)
 
-    @contextmanager
-    def _admin(self) -> Iterator[Any]:
-        admin = _open(
-            KafkaAdminClient,
-            bootstrap_servers=list(self.bootstrap),
-            bootstrap_timeout_ms=self._connect_ms,
-            request_timeout_ms=max(self._connect_ms, 1000),
-            **self.settings.kafka_security(),
-        )
-        try:
-            yield admin
-        finally:
-            admin.close()
-
     def _compression(self) -> str | None:
         name = self.settings.compression
         if name == "none":
@@ -555,51 +437,16 @@ class KafkaLogWriter:
         warnings.warn(f"compression {name!r} needs the {module} module; sending uncompressed", stacklevel=4)
         return None
 
-    @contextmanager
-    def _kafka(self, action: str) -> Iterator[None]:
-        """The choke point: kafka-python errors raised inside become mlmd-log errors."""
-        try:
-            yield
-        except kerr.KafkaError as err:
-            raise self._translate(err, action) from err
+    def _kafka(self, action: str) -> AbstractContextManager[None]:
+        """The choke point (:meth:`KafkaEndpoint.translating`): kafka-python errors become mlmd-log errors."""
+        return self._endpoint.translating(action, _too_large)
 
     def _translate(self, err: kerr.KafkaError, action: str) -> MlmdLogError:
-        where = f"{action} on topic {self.topic!r} at {self._servers}"
-        if isinstance(err, kerr.SaslAuthenticationFailedError):
-            return UnauthenticatedError(f"{where}: authentication failed: {err}")
-        if isinstance(err, kerr.AuthorizationError):
-            return PermissionDeniedError(f"{where}: not authorized: {err}")
-        if isinstance(err, kerr.MessageSizeTooLargeError):
-            return OpTooLargeError(f"{where}: {err}")
-        if isinstance(err, (kerr.KafkaConfigurationError, kerr.UnsupportedCodecError)):
-            return ConfigError(f"{where}: {err}")
-        if isinstance(err, kerr.UnsupportedVersionError):
-            return UnimplementedError(f"{where}: the broker does not support this: {err}")
-        if isinstance(err, kerr.IllegalStateError):
-            return FailedPreconditionError(f"{where}: {err}")
-        if isinstance(err, (kerr.KafkaTimeoutError, kerr.KafkaConnectionError, kerr.NodeNotReadyError)):
-            return BrokerUnavailableError(
-                f"{where}: no Kafka broker answered within {self.settings.connect_timeout_s:g} s "
-                f"(bootstrap servers: {self._servers}): {err}"
-            )
-        if isinstance(err, kerr.RetriableError):
-            return UnavailableError(f"{where}: {err}")
-        return InternalError(f"{where}: {err}")
+        return self._endpoint.translate(err, action, _too_large)
 
 
-def _open(cls: Any, **config: Any) -> Any:
-    """Construct a kafka-python client with auto topic creation really off, closing it if bootstrap fails."""
-    clients: list[Any] = []
-
-    def factory(**kwargs: Any) -> Any:
-        client = KafkaNetClient(**kwargs)
-        client._manager.cluster.config["allow_auto_create_topics"] = False
-        clients.append(client)
-        return client
-
-    try:
-        return cls(kafka_client=factory, **config)
-    except BaseException:
-        for client in clients:
-            client.close()
-        raise
+def _too_large(err: kerr.KafkaError, where: str) -> MlmdLogError | None:
+    """The writer's own translation: a batch the broker refused as too large."""
+    if isinstance(err, kerr.MessageSizeTooLargeError):
+        return OpTooLargeError(f"{where}: {err}")
+    return None

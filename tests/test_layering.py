@@ -27,6 +27,8 @@ PACKAGE = "mlmd_log"
 FOUNDATION = frozenset(
     f"{PACKAGE}{suffix}" for suffix in ("", ".errors", ".settings", ".ids", ".urls", ".output", ".delegate", ".transaction")
 )
+#: Root subpackages that are foundation too: the Kafka client (the writer and the reader stand on it).
+FOUNDATION_PACKAGES = (f"{PACKAGE}.kafka",)
 LAYERS = ("schemas", "producer", "projector", "query")
 
 
@@ -87,7 +89,9 @@ def _layer(module: str) -> str:
     for layer in LAYERS:
         if module == f"{PACKAGE}.{layer}" or module.startswith(f"{PACKAGE}.{layer}."):
             return layer
-    return "foundation" if module in FOUNDATION else "composition"
+    if module in FOUNDATION or any(module == p or module.startswith(p + ".") for p in FOUNDATION_PACKAGES):
+        return "foundation"
+    return "composition"
 
 
 def test_the_graph_covers_the_package() -> None:

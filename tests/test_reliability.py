@@ -26,17 +26,18 @@ from mlmd_log.settings import Settings
 from mlmd_log.store import MetadataStore
 
 
-def test_broker_restarted_empty_stops_the_projector_and_changes_nothing(
-    kafka_broker: Any, restart_broker: Callable[[], None], tmp_path: Path
+def test_a_lost_topic_stops_the_projector_and_changes_nothing(
+    kafka_broker: Any, lose_topic: Callable[[str], None], tmp_path: Path
 ) -> None:
-    url = kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}")
+    topic = f"t-{uuid.uuid4().hex[:10]}"
+    url = kafka_broker.url(topic)
     db = tmp_path / "r.duckdb"
     store = mlmd_log.connect(url, db=str(db))
     type_id = store.put_artifact_type(mlmd.ArtifactType(name="T"))
     store.put_artifacts([mlmd.Artifact(type_id=type_id, uri=f"/{i}") for i in range(10)], wait=True)
     store.close()
     before = db.read_bytes()
-    restart_broker()  # tansu keeps the log in memory: the topic is gone
+    lose_topic(topic)  # tansu restarts empty; Apache Kafka deletes the topic
     writer = mlmd_log.connect(url)  # recreates the topic, empty, and writes a different op at position 0
     writer.put_artifact_type(mlmd.ArtifactType(name="Other"))
     writer.close()

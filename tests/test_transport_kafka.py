@@ -368,20 +368,25 @@ def test_flush_and_close_name_the_ops_a_dead_broker_never_acknowledged(private_t
     assert time.monotonic() - started < 5.0
 
 
-def test_a_broker_restart_empties_the_log(
-    kafka_broker: Broker, topic: str, restart_broker: Callable[[], None]
-) -> None:
-    """What the projector must detect: the op at its checkpoint is gone and the end moved backwards."""
-    w = KafkaLogWriter(SETTINGS, [kafka_broker.bootstrap], topic)
+def ten_records(broker: Broker, topic: str) -> tuple[KafkaLogWriter, KafkaLogReader]:
+    """A writer that put records ``before 0``..``before 9`` on ``topic``, and a reader that has read them."""
+    w = KafkaLogWriter(SETTINGS, [broker.bootstrap], topic)
     w.ensure_topic()
     for i in range(10):
         w.send(b"before %d" % i, op_id=str(i))
-    w.close()
-    r = KafkaLogReader(SETTINGS, [kafka_broker.bootstrap], topic)
+    w.flush()
+    r = KafkaLogReader(SETTINGS, [broker.bootstrap], topic)
     assert len(read_all(r, 10)) == 10
+    return w, r
+
+
+def test_a_lost_topic_empties_the_log(kafka_broker: Broker, topic: str, lose_topic: Callable[[str], None]) -> None:
+    """What the projector must detect: the op at its checkpoint is gone and the end moved backwards."""
+    w, r = ten_records(kafka_broker, topic)
+    w.close()
     assert r.end_offset() == 10
 
-    restart_broker()
+    lose_topic(topic)
 
     with pytest.raises(NotFoundError, match=topic):  # the topic itself is gone
         r.end_offset(timeout_ms=1000)
@@ -393,6 +398,27 @@ def test_a_broker_restart_empties_the_log(
     record = r.read_at(0)
     assert record is not None and record.value == b"after 0"  # same offset, different op
     w2.close()
+    r.close()
+
+
+def test_a_broker_restart_keeps_or_empties_the_log_as_the_broker_does(
+    kafka_broker: Broker, topic: str, restart_broker: Callable[[], None]
+) -> None:
+    """Apache Kafka keeps its log across a restart and the same reader and writer go on; tansu (memory) loses it."""
+    w, r = ten_records(kafka_broker, topic)
+
+    restart_broker()
+
+    if kafka_broker.keeps_data:
+        assert r.end_offset(timeout_ms=30_000) == 10
+        record = r.read_at(9, timeout_ms=30_000)
+        assert record is not None and record.value == b"before 9"
+        assert w.send(b"after", op_id="after").position(timeout=30) == 10  # the writer reconnects by itself
+        assert [x.value for x in read_all(r, 1, timeout_s=30)] == [b"after"]
+    else:
+        with pytest.raises(NotFoundError, match=topic):
+            r.end_offset(timeout_ms=1000)
+    w.close(timeout=5)
     r.close()
 
 
