@@ -110,9 +110,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     argv = ["--host", args.host, "--port", str(args.port), "--max-workers", str(args.max_workers)]
     for flag, value in (("--log", args.log), ("--db", args.db), ("--tls-key", args.tls_key),
                         ("--tls-cert", args.tls_cert), ("--tls-client-ca", args.tls_client_ca),
-                        ("--port-file", args.port_file)):
+                        ("--port-file", args.port_file), ("--http-port-file", args.http_port_file)):
         if value:
             argv += [flag, value]
+    if args.http_port is not None:
+        argv += ["--http-port", str(args.http_port)]
     return serve_main(argv)
 
 
@@ -313,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="server certificate chain (PEM)")
     serve.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
     serve.add_argument("--port-file", help="write the bound port here once serving")
+    serve.add_argument("--http-port", type=int, default=None,
+                       help="also serve the HTTP/JSON API and OpenLineage ingestion on this port (0: a free one)")
+    serve.add_argument("--http-port-file", help="write the bound HTTP port here once serving")
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
     project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")

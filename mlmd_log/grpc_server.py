@@ -208,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tls-cert", help="server certificate chain (PEM)")
     parser.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
     parser.add_argument("--port-file", help="write the bound port here once serving (for scripts)")
+    parser.add_argument("--http-port", type=int, default=None,
+                        help="also serve the HTTP/JSON API on this port (0: a free one; mlmd_log.http)")
+    parser.add_argument("--http-port-file", help="write the bound HTTP port here once serving")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO
@@ -228,6 +231,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException:
         store.close()
         raise
+    http = None
+    if args.http_port is not None:
+        from mlmd_log.http.app import HttpTls, serve_http
+
+        try:
+            http = serve_http(store, args.host, args.http_port, settings=settings, tls=HttpTls(
+                args.tls_key, args.tls_cert, args.tls_client_ca) if args.tls_key else None)
+        except BaseException:
+            server.stop()
+            store.close()
+            raise
+        _write_port(args.http_port_file, http.port)
+        print(f"HTTP API on {http.url}", flush=True)
     if args.port_file:
         tmp = Path(f"{args.port_file}.tmp")
         tmp.write_text(f"{server.port}\n")
@@ -236,9 +252,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _wait_for_stop(stop_requested)
     finally:
+        if http is not None:
+            http.stop()
         server.stop()
         store.close()
     return 0
+
+
+def _write_port(path: str | None, port: int) -> None:
+    if path:
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text(f"{port}\n")
+        tmp.replace(path)
 
 
 def _wait_for_stop(stop_requested: list[int]) -> None:

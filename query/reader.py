@@ -24,7 +24,7 @@ from mlmd_log.query.cache import NodeCache
 from mlmd_log.query.convert import event_proto, node_rows, node_select, row_proto, type_proto
 from mlmd_log.query.diff import EntityChange, entity_changes
 from mlmd_log.query.filter_query import compile_filter
-from mlmd_log.query.history import Change, Version, changes, op_at, op_log, version_positions
+from mlmd_log.query.history import Change, Version, changes, op_at, op_log, op_position, version_positions
 from mlmd_log.query.lineage import Reached, traverse, walk
 from mlmd_log.query.lineage_index import LineageIndex, Snapshot
 from mlmd_log.query.listing import Listing, OrderedQuery
@@ -532,23 +532,29 @@ class Reader:
 
     @overload
     def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Literal["arrow"] = ...
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Literal["arrow"] = ...,
+        timeout: float | None = None,
     ) -> pa.Table: ...
 
     @overload
     def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output,
+        timeout: float | None = None,
     ) -> Any: ...
 
     def sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output = "arrow"
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output = "arrow",
+        timeout: float | None = None,
     ) -> Any:
         """Run one read-only SELECT over the documented tables, views and macros (docs/schema.md).
+
+        ``timeout`` (seconds) stops a longer query with DeadlineExceededError; running out of DuckDB's memory
+        limit is ResourceExhaustedError.
 
         Returns a ``pyarrow.Table``; ``output="pandas"`` or ``"polars"`` returns that library's DataFrame
         (FailedPreconditionError naming the package when it is not installed).
         """
-        return convert_output(run_sql(self.con, query, params), output)
+        return convert_output(run_sql(self.con, query, params, timeout=timeout), output)
 
     # -- lineage ---------------------------------------------------------------------------------------
 
@@ -725,6 +731,10 @@ class Reader:
     def get_op(self, position: int) -> ops_pb2.Operation:
         """The op at a log position, decoded."""
         return op_at(self.con, position)
+
+    def get_op_position(self, op_id: str) -> int | None:
+        """Where the op with ``op_id`` is in the log (None: not projected): a retried op is recognized by it."""
+        return op_position(self.con, op_id)
 
     def get_op_log(self, after: int = -1, up_to: int | None = None) -> pa.Table:
         """The op log as an Arrow table (position, op_id, payload, outcome, producer, times, rejection)."""

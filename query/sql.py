@@ -8,19 +8,31 @@ file readers), so no statement can change the projection or reach the disk.
 The analyst macros (``upstream``, ``downstream``, ``*_as_of``, ``position_at``;
 see :mod:`mlmd_log.query.sql_macros`) are created inside that transaction.
 
+A query may be given a time limit: on the deadline the connection is interrupted
+(DuckDB stops at its next check) and the caller gets a DeadlineExceededError, so
+a server's worker is never held by a runaway query. Running out of DuckDB's
+memory limit is a ResourceExhaustedError, not a syntax complaint.
+
 The result is Arrow; :func:`convert_output` turns it into a pandas or polars
 frame for callers that ask, without making either library a dependency.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 import duckdb
 import pyarrow as pa
 
-from mlmd_log.errors import FailedPreconditionError, InvalidArgumentError, PermissionDeniedError
+from mlmd_log.errors import (
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+)
 from mlmd_log.query.sql_macros import install_macros
 
 Output = Literal["arrow", "pandas", "polars"]
@@ -28,9 +40,12 @@ OUTPUTS: Final[tuple[str, ...]] = ("arrow", "pandas", "polars")
 
 
 def run_sql(
-    con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+    *, timeout: float | None = None,
 ) -> pa.Table:
-    """Run one SELECT and return its rows as a ``pyarrow.Table``."""
+    """Run one SELECT and return its rows as a ``pyarrow.Table``; past ``timeout`` seconds it is interrupted."""
+    if timeout is not None and not timeout > 0:
+        raise InvalidArgumentError(f"timeout must be a positive number of seconds, not {timeout!r}")
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as err:
@@ -45,14 +60,25 @@ def run_sql(
         )
     con = con.cursor()  # its own transaction, and no pending result of the caller's in the way
     con.execute("BEGIN TRANSACTION")
+    timer = threading.Timer(timeout, con.interrupt) if timeout is not None else None
     try:
         install_macros(con, query)
+        if timer is not None:
+            timer.start()
         result = con.sql(query, params=params).to_arrow_table()
+    except duckdb.InterruptException as err:
+        raise DeadlineExceededError(f"the query ran past its time limit of {timeout} s and was stopped") from err
+    except duckdb.OutOfMemoryException as err:
+        raise ResourceExhaustedError(
+            f"the query needs more memory than the projection's limit (MLMD_LOG_DB_MEMORY_MB): {err}"
+        ) from err
     except duckdb.PermissionException as err:
         raise PermissionDeniedError(f"sql() cannot reach files or extensions: {err}") from err
     except duckdb.Error as err:
         raise InvalidArgumentError(f"Invalid SQL: {err}") from err
     finally:
+        if timer is not None:
+            timer.cancel()
         con.execute("ROLLBACK")
         con.close()
     return result
