@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Store fixtures parametrized over every backend (embedded log, Kafka).
-pytest_plugins = ("backends",)
+pytest_plugins = ("backends", "http_fixtures")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,10 +8,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from google.protobuf import json_format
+from http_fixtures import Api
 
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
-from http_fixtures import Api, api  # noqa: F401  # the fixture
-
 
 
 def _seed(api: Api) -> dict[str, Any]:

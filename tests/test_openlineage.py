@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from http_fixtures import WRITE_SECRET, Api, api  # noqa: F401  # the fixture
+from http_fixtures import WRITE_SECRET, Api
 from openlineage.client import OpenLineageClient
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
 from openlineage_events import airflow_task, as_client_event, dataset, dbt_model, new_run_id, spark_run
@@ -146,14 +146,14 @@ def test_the_openlineage_kafka_transport_is_consumed_into_the_store(api: Api, ka
     client.close(5)
     source = parse_log_url(kafka_broker.url(topic))
     deadline = time.monotonic() + 30
-    report = consume(api.store, source, api.store._settings)  # noqa: SLF001
+    report = consume(api.store, source, api.store._settings)
     while report.applied < 2 and time.monotonic() < deadline:
-        report = consume(api.store, source, api.store._settings)  # noqa: SLF001
+        report = consume(api.store, source, api.store._settings)
     assert report.applied == 2, report
     (run,) = api.store.get_executions_by_external_ids([run_id])
     assert run.last_known_state == mlmd.Execution.COMPLETE
     position = api.position()
-    again = consume(api.store, source, api.store._settings)  # noqa: SLF001
+    again = consume(api.store, source, api.store._settings)
     assert (again.applied, again.retries) == (0, 2)
     assert api.position() == position
 

@@ -117,8 +117,7 @@ def node_page(kind: str) -> type[BaseModel]:
     return create_model(
         f"{kind.capitalize()}Page", __doc__=f"A page of {kind}s.",
         items=(list[NODE_MODELS[kind]], ...),  # type: ignore[valid-type]
-        nextPageToken=(str | None, None),
-        position=(int, Field(description="the log position the page was read at")),
+        nextPageToken=(str | None, Field(None, description="absent on the last page; pass it back as pageToken")),
     )
 
 

@@ -10,10 +10,15 @@ from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from pydantic import Field
 
 from mlmd_log.errors import InvalidArgumentError
 from mlmd_log.query.asof import AsOf
 from mlmd_log.query.reader import Reader
+
+#: DuckDB's BIGINT range: every id or position the API takes is within it (a larger number is a 400).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 AsOfParam = Annotated[
     str | None,
@@ -31,7 +36,10 @@ def parse_as_of(text: str | None) -> AsOf:
         return None
     stripped = text.strip()
     if stripped.lstrip("-").isdigit():
-        return int(stripped)
+        position = int(stripped)
+        if not INT64_MIN <= position <= INT64_MAX:
+            raise InvalidArgumentError(f"asOf position {text} is out of range")
+        return position
     try:
         moment = datetime.fromisoformat(stripped.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as err:

@@ -17,6 +17,7 @@ from mlmd_log.errors import InvalidArgumentError
 from mlmd_log.http import auth, models
 from mlmd_log.http.params import (
     AsOfParam,
+    Int64,
     answer,
     documented,
     message_json,
@@ -49,8 +50,8 @@ _DIRECTION = {
 def events(
     r: Annotated[Reader, Depends(reader)],
     as_of: AsOfParam = None,
-    artifact_ids: Annotated[list[int] | None, Query(alias="artifactIds", max_length=1000)] = None,
-    execution_ids: Annotated[list[int] | None, Query(alias="executionIds", max_length=1000)] = None,
+    artifact_ids: Annotated[list[Int64] | None, Query(alias="artifactIds", max_length=1000)] = None,
+    execution_ids: Annotated[list[Int64] | None, Query(alias="executionIds", max_length=1000)] = None,
 ) -> JSONResponse:
     if (artifact_ids is None) == (execution_ids is None):
         raise InvalidArgumentError("give artifactIds or executionIds (one of them)")

@@ -11,7 +11,15 @@ from fastapi.responses import JSONResponse
 
 from mlmd_log.errors import InvalidArgumentError
 from mlmd_log.http import auth, models
-from mlmd_log.http.params import AsOfParam, answer, documented, parse_as_of, reader
+from mlmd_log.http.params import (
+    INT64_MAX,
+    INT64_MIN,
+    AsOfParam,
+    answer,
+    documented,
+    parse_as_of,
+    reader,
+)
 from mlmd_log.http.routes_nodes import change_json
 from mlmd_log.query.asof import resolve_as_of
 from mlmd_log.query.diff import EntityChange
@@ -63,11 +71,11 @@ def _plain(value: Any) -> Any:
 @router.get("/changes", responses=documented(models.Changes), summary="What changed between two positions")
 def changes(
     r: Annotated[Reader, Depends(reader)],
-    after: Annotated[int, Query(ge=-1, description="exclusive")] = -1,
-    up_to: Annotated[int | None, Query(alias="upTo", ge=-1, description="inclusive; default: the latest")] = None,
+    after: Annotated[int, Query(ge=-1, le=INT64_MAX, description="exclusive")] = -1,
+    up_to: Annotated[int | None, Query(alias="upTo", ge=-1, le=INT64_MAX, description="inclusive; default: the latest")] = None,
     as_of: AsOfParam = None,
     kind: Annotated[str | None, Query(max_length=32, description="only this entity kind")] = None,
-    entity_id: Annotated[int | None, Query(alias="entityId", description="with kind: only this entity")] = None,
+    entity_id: Annotated[int | None, Query(alias="entityId", ge=INT64_MIN, le=INT64_MAX, description="with kind: only this entity")] = None,
 ) -> JSONResponse:
     """Ops in (after, upTo] and the entity versions they wrote; ``asOf`` sets ``upTo`` when it is absent."""
     end = up_to

@@ -18,7 +18,10 @@ from fastapi.responses import JSONResponse
 from mlmd_log.errors import InvalidArgumentError, NotFoundError
 from mlmd_log.http import auth, models
 from mlmd_log.http.params import (
+    INT64_MAX,
+    INT64_MIN,
     AsOfParam,
+    Int64,
     answer,
     documented,
     message_json,
@@ -64,11 +67,11 @@ def node_router(kind: str) -> APIRouter:
     def list_nodes(
         r: Annotated[Reader, Depends(reader)],
         as_of: AsOfParam = None,
-        ids: Annotated[list[int] | None, Query(max_length=_MAX_IDS, description="these ids (missing ones are left out)")] = None,
+        ids: Annotated[list[Int64] | None, Query(max_length=_MAX_IDS, description="these ids (missing ones are left out)")] = None,
         external_ids: Annotated[list[str] | None, Query(alias="externalIds", max_length=_MAX_IDS)] = None,
         type_name: Annotated[str | None, Query(alias="typeName", max_length=1024)] = None,
         type_version: Annotated[str | None, Query(alias="typeVersion", max_length=1024)] = None,
-        context_id: Annotated[int | None, Query(alias="contextId", description="artifacts or executions of a context")] = None,
+        context_id: Annotated[int | None, Query(alias="contextId", ge=INT64_MIN, le=INT64_MAX, description="artifacts or executions of a context")] = None,
         filter_query: Annotated[str | None, Query(alias="filterQuery", max_length=10_000,
                                                   description="MLMD's filter_query")] = None,
         order_by: Annotated[OrderBy, Query(alias="orderBy")] = OrderBy.id,
@@ -99,7 +102,7 @@ def node_router(kind: str) -> APIRouter:
 
     @router.get("/{node_id}", responses=documented(models.NODE_MODELS[kind]), summary=f"One {kind}")
     def get_node(
-        r: Annotated[Reader, Depends(reader)], node_id: Annotated[int, Path()], as_of: AsOfParam = None
+        r: Annotated[Reader, Depends(reader)], node_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)], as_of: AsOfParam = None
     ) -> JSONResponse:
         found = getattr(r, f"get_{plural}_by_id")([node_id], as_of=parse_as_of(as_of))
         if not found:
@@ -109,7 +112,7 @@ def node_router(kind: str) -> APIRouter:
     @router.get("/{node_id}/history", responses=documented(models.history_model(kind)),
                 summary=f"Every version of a {kind}")
     def history(
-        r: Annotated[Reader, Depends(reader)], node_id: Annotated[int, Path()], as_of: AsOfParam = None
+        r: Annotated[Reader, Depends(reader)], node_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)], as_of: AsOfParam = None
     ) -> JSONResponse:
         at = parse_as_of(as_of)
         position = resolve_as_of(r.con, at)
@@ -138,6 +141,6 @@ def _context_relation(router: APIRouter, relation: str) -> None:
     @router.get(f"/{{node_id}}/{relation}", responses=documented(models.node_page("context")),
                 summary=f"The {relation} of a context", name=f"context_{relation}")
     def related(
-        r: Annotated[Reader, Depends(reader)], node_id: Annotated[int, Path()], as_of: AsOfParam = None
+        r: Annotated[Reader, Depends(reader)], node_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)], as_of: AsOfParam = None
     ) -> JSONResponse:
         return answer({"items": messages_json(getattr(r, method)(node_id, as_of=parse_as_of(as_of)))})

@@ -10,7 +10,15 @@ from fastapi.responses import JSONResponse
 
 from mlmd_log.errors import InvalidArgumentError
 from mlmd_log.http import auth, models
-from mlmd_log.http.params import AsOfParam, answer, documented, messages_json, parse_as_of, reader
+from mlmd_log.http.params import (
+    AsOfParam,
+    Int64,
+    answer,
+    documented,
+    messages_json,
+    parse_as_of,
+    reader,
+)
 from mlmd_log.query.reader import Reader
 
 router = APIRouter(prefix="/api/v1/types", tags=["types"], dependencies=[Depends(auth.reader)])
@@ -30,7 +38,7 @@ def _types_route(kind: str) -> None:
         as_of: AsOfParam = None,
         name: Annotated[str | None, Query(max_length=1024, description="the type of this name")] = None,
         version: Annotated[str | None, Query(max_length=1024, description="with name: that version")] = None,
-        ids: Annotated[list[int] | None, Query(max_length=1000)] = None,
+        ids: Annotated[list[Int64] | None, Query(max_length=1000)] = None,
     ) -> JSONResponse:
         at = parse_as_of(as_of)
         if name is not None:
