@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +33,13 @@ from pydantic import SecretStr
 
 from mlmd_log.errors import InvalidArgumentError, UnavailableError
 from mlmd_log.grpc_common import log
+from mlmd_log.grpc_principal import PrincipalInterceptor
 from mlmd_log.grpc_reads import ReadHandlers
 from mlmd_log.grpc_store import SharedStore
 from mlmd_log.grpc_writes import WriteHandlers
+from mlmd_log.principals import Authenticator
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2_grpc as svc_grpc
+from mlmd_log.settings import ServerToken
 from mlmd_log.store import MetadataStore
 
 #: Default largest request or response: MLMD ops are bounded by the producer's ``max_op_bytes`` (8 MiB) anyway.
@@ -148,12 +151,15 @@ def serve(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     tls: TlsConfig | None = None,
     token: str | SecretStr | None = None,
+    tokens: Mapping[str, ServerToken] | None = None,
 ) -> GrpcServer:
     """Serve ``store`` over gRPC on ``host:port`` (0: a free port, see ``.port``) and return the running server.
 
     ``max_workers`` threads answer calls concurrently. Requests over ``max_message_bytes`` are refused by gRPC
     with RESOURCE_EXHAUSTED, and so are answers that would exceed it (with a message saying how to page).
-    ``tls`` serves TLS only; ``token`` requires ``authorization: Bearer <token>`` on every call.
+    ``tls`` serves TLS only; ``token`` requires ``authorization: Bearer <token>`` on every call. ``tokens``
+    (named, read or write scope) and client certificates name the principal stamped on each call's ops
+    (:mod:`mlmd_log.grpc_principal`).
     """
     if max_workers < 1:
         raise InvalidArgumentError(f"max_workers must be at least 1, not {max_workers}")
@@ -166,7 +172,7 @@ def serve(
     executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mlmd-log-grpc")
     server = grpc.server(
         executor,
-        interceptors=[_BearerToken(secret)] if secret else [],
+        interceptors=[*([_BearerToken(secret)] if secret else []), PrincipalInterceptor(Authenticator(tokens or {}))],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -226,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = serve(
             store, args.host, args.port, max_workers=args.max_workers, max_message_bytes=args.max_message_bytes,
             tls=TlsConfig.from_files(args.tls_key, args.tls_cert, args.tls_client_ca) if args.tls_key else None,
-            token=os.environ.get(TOKEN_ENV) or None,
+            token=os.environ.get(TOKEN_ENV) or None, tokens=settings.server_tokens,
         )
     except BaseException:
         store.close()
