@@ -21,9 +21,9 @@ from mlmd_log.producer.acting import acting_as
 
 
 def certificate_subject(context: Any) -> str | None:
-    """The verified client certificate's subject (``x509_subject_name``), or None without one."""
+    """The verified client certificate's subject (``x509_subject``, e.g. ``CN=trainer,O=ml-team``), or None without one."""
     auth = context.auth_context() or {}
-    found = auth.get("x509_subject_name") or auth.get("x509_common_name")
+    found = auth.get("x509_subject") or auth.get("x509_common_name")
     if not found:
         return None
     value = found[0]
