@@ -83,3 +83,22 @@ def test_named_tokens_name_the_writer_and_a_read_token_cannot_write(store_factor
     finally:
         server.stop()
     assert [c.user for c in store.get_changes() if c.payload == "put_artifact_type"] == ["ci-pipeline"]
+
+
+@pytest.mark.mlmd
+def test_mlmds_own_client_authenticates_with_a_client_certificate(store_factory: Any, tmp_path: Path) -> None:
+    from mlmd_ref import MLMD_VERSION, ReferenceUnavailableError, run_reference
+
+    pki = _pki(tmp_path)
+    store = store_factory()
+    server = serve(store, tls=TlsConfig.from_files(pki["server_key"], pki["server"], pki["ca"]))
+    try:
+        done = run_reference(Path(__file__).with_name("mlmd_cert_client.py"), str(server.port), str(pki["ca"]),
+                             str(pki["client_key"]), str(pki["client"]), timeout=300)
+    except ReferenceUnavailableError as err:
+        pytest.skip(f"ml-metadata {MLMD_VERSION} reference venv unavailable: {err}")
+    finally:
+        server.stop()
+    assert int(done.stdout.decode().strip()) > 0
+    (change,) = [c for c in store.get_changes() if c.payload == "put_artifact_type"]
+    assert change.user is not None and "CN=trainer" in change.user
