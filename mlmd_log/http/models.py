@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from typing import Annotated, Any, Literal
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
@@ -38,7 +38,7 @@ _MODELS: dict[str, type[BaseModel]] = {}
 _BUILDING: set[str] = set()
 
 
-def _model_name(descriptor: Descriptor) -> str:
+def _model_name(descriptor: Any) -> str:
     return "".join(part[:1].upper() + part[1:] for part in descriptor.full_name.split(".")[1:])
 
 
@@ -63,7 +63,7 @@ def _field_type(field: FieldDescriptor) -> Any:
     return inner
 
 
-def proto_model(descriptor: Descriptor) -> type[BaseModel]:
+def proto_model(descriptor: Any) -> type[BaseModel]:
     """A pydantic model of ``descriptor``'s protobuf JSON form (every field optional, as proto2 makes them)."""
     name = _model_name(descriptor)
     found = _MODELS.get(descriptor.full_name)

@@ -12,7 +12,7 @@ nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlmd_log.errors import NotFoundError
@@ -107,12 +107,12 @@ class Ingestor:
         return out
 
     def _artifacts(
-        self, r: Reader, datasets: list[tuple[Mapping[str, Any], int]], types: dict[str, int], state: int | None,
-    ) -> list[tuple[mlmd.Artifact, bool, int]]:
+        self, r: Reader, datasets: Sequence[tuple[Mapping[str, Any], Any]], types: dict[str, int], state: int | None,
+    ) -> list[tuple[mlmd.Artifact, bool, Any]]:
         """(artifact to put, is it new, event type) per dataset; existing ones carry their id and merged facets."""
         keys = [m.dataset_key(d["namespace"], d["name"]) for d, _ in datasets]
         existing = {a.external_id: a for a in r.get_artifacts_by_external_ids(sorted(set(keys)))} if keys else {}
-        out: list[tuple[mlmd.Artifact, bool, int]] = []
+        out: list[tuple[mlmd.Artifact, bool, Any]] = []
         seen: set[str] = set()
         for (dataset, event_type), key in zip(datasets, keys, strict=True):
             if key in seen:
@@ -159,7 +159,7 @@ class Ingestor:
         decides = m.wins(event_type, time_ms, execution)
         if decides:
             if event_type in m.STATE:
-                execution.last_known_state = m.STATE[event_type]
+                execution.last_known_state = m.STATE[event_type]  # type: ignore[assignment]
             execution.custom_properties[m.EVENT_TYPE_PROP].string_value = event_type
             execution.custom_properties[m.EVENT_TIME_PROP].int_value = time_ms
         facets = {**m.facet_values("run", run.get("facets")), **m.facet_values("job", job.get("facets"))}
