@@ -6,7 +6,8 @@ client threads and server do not share a GIL). Each ingest client posts RunEvent
 (START then COMPLETE of its own runs, one input and one output dataset, the input shared by all runs).
 Every event is applied before it is answered (read-your-writes), so its latency includes the reads its
 mapping makes, the op's append and its projection. Point gets read artifacts created by the ingest, by id:
-``GET /api/v1/artifacts/{id}`` (JSON) against ``GetArtifactsByID`` (protobuf) on the same server.
+``GET /api/v1/artifacts/{id}`` (JSON) against ``GetArtifactsByID`` (protobuf) on the same server. As the
+reference for ingestion, the same write as one gRPC ``PutExecution`` per event runs at the same concurrency.
 
     python bench/http_bench.py                 # 200 events per concurrency level, 500 point gets each way
     python bench/http_bench.py --events 1000 --gets 2000
@@ -91,6 +92,54 @@ def ingest(url: str, clients: int, events: int) -> dict[str, Any]:
             "p50_ms": _percentile(latencies, 0.5) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000}
 
 
+def grpc_puts(address: str, clients: int, n: int) -> dict[str, Any]:
+    """The same shape of write through gRPC's PutExecution: a new execution, the shared input reused by its
+    external_id, a new output, both job contexts reused by name (the store's cost without HTTP or mapping)."""
+    from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    with grpc.insecure_channel(address) as channel:
+        stub = svc_grpc.MetadataStoreServiceStub(channel)
+        run_type = stub.GetExecutionType(svc.GetExecutionTypeRequest(type_name="openlineage.Run")).execution_type.id
+        dataset = stub.GetArtifactType(svc.GetArtifactTypeRequest(type_name="openlineage.Dataset")).artifact_type.id
+        job_type = stub.GetContextType(svc.GetContextTypeRequest(type_name="openlineage.Job")).context_type.id
+
+    def work(c: int) -> None:
+        mine = []
+        with grpc.insecure_channel(address) as channel:
+            stub = svc_grpc.MetadataStoreServiceStub(channel)
+            for _ in range(max(1, n // clients)):
+                run_id = str(uuid.uuid4())
+                request = svc.PutExecutionRequest(
+                    execution=mlmd.Execution(type_id=run_type, external_id=run_id, name=run_id,
+                                             last_known_state=mlmd.Execution.RUNNING),
+                    contexts=[mlmd.Context(type_id=job_type, name=f"bench/dag.task_{c % 20}")],
+                    options=svc.PutExecutionRequest.Options(reuse_context_if_already_exist=True,
+                                                            reuse_artifact_if_already_exist_by_external_id=True),
+                )
+                for uri, kind in (("postgres://db:5432/shop.public.orders", mlmd.Event.INPUT),
+                                  (f"s3://lake/out/{run_id}", mlmd.Event.OUTPUT)):
+                    pair = request.artifact_event_pairs.add()
+                    pair.artifact.CopyFrom(mlmd.Artifact(type_id=dataset, uri=uri, external_id=uri))
+                    pair.event.type = kind
+                t = time.perf_counter()
+                stub.PutExecution(request, timeout=60)
+                mine.append(time.perf_counter() - t)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"clients": clients, "ops": len(latencies), "ops_per_s": len(latencies) / elapsed,
+            "p50_ms": _percentile(latencies, 0.5) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000}
+
+
 def point_gets(url: str, grpc_address: str, ids: list[int], n: int) -> dict[str, Any]:
     http_lat: list[float] = []
     grpc_lat: list[float] = []
@@ -139,16 +188,23 @@ def main() -> None:
             ids = [int(a["id"]) for a in page["items"]]
             log("point gets")
             gets = point_gets(url, address, ids, args.gets)
+            puts = []
+            for clients in args.clients:
+                log(f"gRPC PutExecution: {clients} clients")
+                puts.append(grpc_puts(address, clients, args.events // 2))
         finally:
             server.terminate()
             server.wait(30)
     print_table(["clients", "events", "events/s", "p50 ms", "p99 ms"],
                 [[str(r["clients"]), str(r["events"]), fmt(r["events_per_s"]), fmt(r["p50_ms"], 1), fmt(r["p99_ms"], 1)]
                  for r in results], title="OpenLineage RunEvents through POST /api/v1/lineage")
+    print_table(["clients", "calls", "calls/s", "p50 ms", "p99 ms"],
+                [[str(r["clients"]), str(r["ops"]), fmt(r["ops_per_s"]), fmt(r["p50_ms"], 1), fmt(r["p99_ms"], 1)]
+                 for r in puts], title="the same write as gRPC PutExecution (the store's cost, no HTTP or mapping)")
     print_table(["path", "p50 ms", "p99 ms"],
                 [[k, fmt(gets[k]["p50_ms"], 2), fmt(gets[k]["p99_ms"], 2)] for k in ("http", "grpc")],
                 title=f"point get by id (HTTP / gRPC p50: {gets['http_over_grpc_p50']:.2f}x)")
-    write_results("http", {"machine": machine(), "ingest": results, "point_get": gets, "args": vars(args)})
+    write_results("http", {"machine": machine(), "ingest": results, "point_get": gets, "grpc_put_execution": puts, "args": vars(args)})
 
 
 if __name__ == "__main__":
