@@ -167,3 +167,26 @@ def test_an_invalid_event_is_a_400_with_the_reason(api: Api) -> None:
     del event["job"]["namespace"]
     event["run"]["runId"] = new_run_id()
     assert "namespace" in json.dumps(api.writer.post("/api/v1/lineage", json=event).json())
+
+
+def test_dataset_and_job_events_name_the_same_artifacts_and_contexts_as_run_events(api: Api) -> None:
+    p = "https://github.com/OpenLineage/OpenLineage/tree/1.30.0/client/python"
+    base = {"eventTime": T0, "producer": p}
+    orders = dataset("postgres://warehouse:5432", "analytics.staging.stg_orders", p, "order_id")
+    dataset_event = {**base, "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+                     "dataset": orders}
+    job_event = {**base, "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
+                 "job": {"namespace": "dbt-prod", "name": "jaffle_shop.orders"}, "inputs": [orders],
+                 "outputs": [dataset("postgres://warehouse:5432", "analytics.marts.orders", p, "order_id")]}
+    for event in (dataset_event, job_event, dbt_model("COMPLETE", new_run_id(), T1)):
+        response = api.writer.post("/api/v1/lineage", json=event)
+        assert response.status_code == 201, response.text
+    s = api.store
+    found = s.get_artifacts_by_external_ids(["postgres://warehouse:5432/analytics.staging.stg_orders"])
+    assert len(found) == 1  # one artifact, named by the dataset event, the job event and the run
+    assert "dataset.schema" in found[0].custom_properties
+    assert "input.dataQualityAssertions" in found[0].custom_properties  # added by the run's input facets
+    job = s.get_context_by_type_and_name("openlineage.Job", "dbt-prod/jaffle_shop.orders")
+    assert {a.uri for a in s.get_artifacts_by_context(job.id)} == {
+        "postgres://warehouse:5432/analytics.staging.stg_orders", "postgres://warehouse:5432/analytics.marts.orders"}
+    assert len(s.get_executions_by_context(job.id)) == 1
