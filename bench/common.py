@@ -27,7 +27,7 @@ REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 TESTS_DIR = REPO_ROOT / "tests"
 ARTIFACTS_PER_BATCH = 1000
-"""MLMD's workload and ours both put artifacts in calls of this many (design.md §7)."""
+"""MLMD's workload and ours both put artifacts in calls of this many."""
 
 
 class Broker(Protocol):
@@ -59,7 +59,7 @@ def running_broker() -> Iterator[Broker]:
 
 
 def git_state() -> dict[str, Any]:
-    """The commit measured and whether library files differed from it (others edit in parallel)."""
+    """The commit measured and which library files differed from it (uncommitted edits)."""
 
     def run(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
@@ -167,7 +167,7 @@ def artifact_type() -> Any:
 
 
 def make_artifact(type_id: int, i: int) -> Any:
-    """The workload's artifact ``i`` (``make_artifact`` in mlmd_workload.py): a uri and 3 properties."""
+    """The workload's artifact ``i`` (``make_artifact`` in bench/mlmd_workload.py): a uri and 3 properties."""
     from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
     a = mlmd.Artifact(type_id=type_id, uri=f"/data/{i}")

@@ -3,7 +3,7 @@
 Our side: ``python -m mlmd_log.grpc_server`` as its own process (over the embedded log, and over Kafka on
 the test broker, tansu by default), called with our generated stub from this process, so client and server
 do not share a GIL. Every write is answered after the server's projector applied it (read-your-writes), so
-a put's latency includes the log round trip and the projection. MLMD's side: the shared workload's own
+a put's latency includes the log round trip and the projection. MLMD's side: its reference workload's own
 code in the reference venv (``bench/mlmd_reference.py``), in-memory and SQLite file, measured just before.
 
     python bench/grpc_bench.py                  # n=20k artifacts in batches of 1000, 1000 single puts
@@ -211,7 +211,7 @@ def main() -> None:
         "params": {"n": args.n, "n_single": args.n_single, "clients": args.clients, "backends": backends,
                    "load_average_1m_end": round(os.getloadavg()[0], 2)},
         "notes": ("ours: our stub -> our server process (python -m mlmd_log.grpc_server), every write answered "
-                  "after the server's projector applied it; MLMD: the shared workload in-process. Concurrent "
+                  "after the server's projector applied it; MLMD: the reference workload in-process. Concurrent "
                   "single puts are compared with MLMD's sequential single puts (MLMD in-process has one caller)."),
         "ours": ours, "reference": reference,
     })

@@ -1,4 +1,4 @@
-"""Ingest end to end (design.md §7 "Projection"): artifacts/s through each stage, as ratios to MLMD 1.17.1.
+"""Ingest end to end (docs/design.md, "Targets"): artifacts/s through each stage, as ratios to MLMD 1.17.1.
 
 The workload is MLMD's part (a): ``--n`` artifacts (default 100k) with 3 properties each,
 ``put_artifacts`` in batches of 1000, artifacts built inside the timed loop as MLMD's
@@ -28,7 +28,7 @@ Usage::
 
     python bench/ingest.py                          # 100k, reference measured now
     python bench/ingest.py --profile
-    python bench/ingest.py --n 1000000 --rss-curve --reference-from bench/results/ingest.json
+    python bench/ingest.py --n 1000000 --rss-curve  # 1M and the RSS curve -> bench/results/ingest_1000000.json
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ REF_KEY = "a_put_artifacts_batch1000_per_s"
 TARGET_VS_SQLITE = 10.0
 RSS_FLAT_TARGET = 1.2
 DESIGN_SQLITE = 12_300.0
-"""design.md §6's MLMD SQLite figure: shown beside the same-run ratios, in case today's MLMD ran slow."""
+"""MLMD's usual SQLite rate on this class of machine: shown beside the same-run ratios, in case MLMD ran slow."""
 
 
 # --- producing ------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Lineage (design.md §7): 20-hop upstream ``get_lineage_subgraph`` on the workload's DAG, vs MLMD 1.17.1.
+"""Lineage (docs/design.md, "Targets"): 20-hop upstream ``get_lineage_subgraph`` on the workload's DAG vs MLMD.
 
-The data is the shared workload's (``../shared/bench/mlmd_workload.py``): 100k base artifacts
+The data is MLMD's reference workload's (bench/README.md): 100k base artifacts
 (3 properties, put_artifacts of 1000), then the fan-out DAG: 10 generations of 1,000 executions,
 each consuming 2 artifacts of the previous generation (drawn with ``random.Random(42)`` exactly as
 the workload draws them; generation 0 consumes base artifacts) and producing 1. Written through
@@ -8,7 +8,7 @@ the workload draws them; generation 0 consumes base artifacts) and producing 1. 
 returns) with the workload's own calls per generation: ``put_executions`` (1,000),
 ``put_artifacts`` (1,000 outputs), ``put_events`` (3,000). The DAG's write time is reported beside
 MLMD's [b_dag_total_s]. The same calls are also written through our Producer into a collecting
-log and projected in Kafka-projector-sized transactions (2,000 ops / 4 MiB), the file a Kafka
+log and projected in transactions of at most 2,000 ops / 4 MiB, the file a Kafka
 deployment's projector builds; its projection time is reported too.
 
 Then ``get_lineage_subgraph`` upstream 20 hops from the first output of the last generation (the

@@ -1,19 +1,21 @@
 """The MLMD 1.17.1 reference, measured in the same run as our figures.
 
 Every ratio the benchmarks report divides by figures measured here, in the same
-process tree and minutes, not by the numbers in design.md §6 (those are shown beside
-them as a sanity check). ml-metadata runs in its own venv (``tests/mlmd_ref.py``
-creates or reuses it) through :mod:`mlmd_reference_driver`, which imports the shared
-workload ``../shared/bench/mlmd_workload.py`` and runs its code.
+process tree and minutes, not by figures from other runs (MLMD's usual figures on this class
+of machine are shown beside them as a sanity check). ml-metadata runs in its own venv (``tests/mlmd_ref.py``
+creates or reuses it) through :mod:`mlmd_reference_driver`, which imports the reference workload
+script, ``bench/mlmd_workload.py`` (``$MLMD_LOG_WORKLOAD`` names another one; bench/README.md),
+and runs its code with ml-metadata's.
 
 Run alone::
 
     python bench/mlmd_reference.py                 # ingest parts, n=100k, in-memory + SQLite file
-    python bench/mlmd_reference.py --parts full    # the whole shared workload (a few minutes)
+    python bench/mlmd_reference.py --parts full    # the whole workload (a few minutes)
+    python bench/mlmd_reference.py --parts full --n 5000 --out /tmp/ref.json   # a quick check at 5% scale
 
 Other benchmarks call :func:`reference_from_args` (with :func:`add_reference_args` on their
 parser): by default it measures; ``--reference-from bench/results/mlmd_reference.json``
-reuses a reference measured earlier in the same session, to save time.
+reuses a reference measured minutes earlier, to save time.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from typing import Any
 from common import REPO_ROOT, TESTS_DIR, fmt, log, machine, print_table, write_results
 
 DRIVER = Path(__file__).resolve().parent / "mlmd_reference_driver.py"
+WORKLOAD = Path(__file__).resolve().parent / "mlmd_workload.py"
 WORKLOAD_ENV = "MLMD_LOG_WORKLOAD"
-DEFAULT_WORKLOAD = REPO_ROOT.parent / "shared" / "bench" / "mlmd_workload.py"
+"""Names a workload script to run instead of :data:`WORKLOAD` (same module interface and result keys)."""
 BACKENDS = ("fake", "sqlite")
 BACKEND_NAMES = {"fake": "MLMD in-memory", "sqlite": "MLMD SQLite file"}
 
-#: design.md §6, for the "expected" column only (ratios never use these).
+#: MLMD's usual figures on this class of machine, for the "expected" column only (ratios never use these).
 DESIGN_FIGURES: dict[str, tuple[float, float]] = {
     "a_put_artifacts_batch1000_per_s": (16_100, 12_300),
     "a_put_artifacts_batch1_ms_per_call": (0.10, 1.76),
@@ -66,8 +69,9 @@ SHOWN: dict[str, str] = {
 
 
 def workload_path() -> Path:
-    """The shared workload script: ``$MLMD_LOG_WORKLOAD`` or ``../shared/bench/mlmd_workload.py``."""
-    return Path(os.environ.get(WORKLOAD_ENV) or DEFAULT_WORKLOAD)
+    """The reference workload script: ``$MLMD_LOG_WORKLOAD`` when set, else ``bench/mlmd_workload.py``."""
+    override = os.environ.get(WORKLOAD_ENV)
+    return Path(override).expanduser() if override else WORKLOAD
 
 
 def measure_reference(
@@ -81,7 +85,7 @@ def measure_reference(
 
     workload = workload_path()
     if not workload.is_file():
-        raise SystemExit(f"the shared MLMD workload is not at {workload} (set {WORKLOAD_ENV})")
+        raise SystemExit(f"no MLMD workload script at {workload} (${WORKLOAD_ENV} names one; bench/README.md)")
     log(f"measuring MLMD reference ({parts}, n={n:,}, backends={','.join(backends)}) ...")
     t0 = time.perf_counter()
     done = run_reference(
@@ -100,11 +104,11 @@ def add_reference_args(parser: argparse.ArgumentParser) -> None:
     """``--reference-from FILE`` and ``--reference-n`` for benchmarks that compare against MLMD."""
     parser.add_argument(
         "--reference-from", type=Path, default=None, metavar="FILE",
-        help="reuse an MLMD reference JSON measured earlier in this session (default: measure it now)",
+        help="reuse an MLMD reference JSON measured minutes earlier (default: measure it now)",
     )
     parser.add_argument(
         "--reference-n", type=int, default=100_000,
-        help="artifacts MLMD puts in batches of 1000 for its reference figures (default 100k, as in design.md)",
+        help="artifacts MLMD puts in batches of 1000 for its reference figures (default 100k, the workload's own)",
     )
 
 
@@ -126,7 +130,7 @@ def figure(ref: dict[str, Any], backend: str, key: str) -> float | None:
 
 
 def print_reference(ref: dict[str, Any]) -> None:
-    """The reference figures beside design.md §6's."""
+    """The reference figures beside MLMD's usual ones."""
     rows = []
     for key, label in SHOWN.items():
         values = [figure(ref, b, key) for b in BACKENDS]
@@ -139,7 +143,7 @@ def print_reference(ref: dict[str, Any]) -> None:
             " / ".join(fmt(e, digits) for e in expected) if expected else "",
         ])
     print_table(
-        ["operation", BACKEND_NAMES["fake"], BACKEND_NAMES["sqlite"], "design.md §6 (mem / sqlite)"], rows,
+        ["operation", BACKEND_NAMES["fake"], BACKEND_NAMES["sqlite"], "usual (mem / sqlite)"], rows,
         title=f"MLMD {ref.get('version')} reference ({ref.get('parts')}, n={ref.get('n'):,}; {ref.get('source')})",
     )
 
@@ -152,10 +156,16 @@ def main() -> None:
     p.add_argument("--n-single", type=int, default=5_000)
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--name", default="mlmd_reference", help="results file name (bench/results/NAME.json)")
+    p.add_argument("--out", type=Path, default=None, help="write the results to this file instead")
     args = p.parse_args()
     ref = measure_reference(args.parts, args.n, args.n_single, tuple(args.backends.split(",")))
     print_reference(ref)
-    path = write_results(args.name, {"benchmark": "mlmd_reference", "machine": machine(), "reference": ref})
+    payload = {"benchmark": "mlmd_reference", "machine": machine(), "reference": ref}
+    if args.out is not None:
+        args.out.write_text(json.dumps(payload, indent=1) + "\n")
+        print(f"\nwrote {args.out}")
+        return
+    path = write_results(args.name, payload)
     print(f"\nwrote {path.relative_to(REPO_ROOT)}")
 
 

@@ -1,8 +1,8 @@
-"""Runs (parts of) the shared MLMD workload inside the ml-metadata 1.17.1 reference venv; prints JSON.
+"""Runs (parts of) MLMD's reference workload inside the ml-metadata 1.17.1 reference venv; prints JSON.
 
 Not imported by our code: :mod:`mlmd_reference` runs it with the reference interpreter
 (ml-metadata pins protobuf 4, which cannot share a process with our protobuf 7 gencode).
-It imports the shared workload module (``../shared/bench/mlmd_workload.py``, read-only)
+It imports the workload script (``--workload``: ``bench/mlmd_workload.py`` by default; bench/README.md)
 and reuses its store factory, artifact builder and timers, so a figure measured here is
 the workload's own figure:
 
@@ -25,16 +25,20 @@ import shutil
 import sys
 import tempfile
 import time
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+DEFAULT_WORKLOAD = Path(__file__).resolve().with_name("mlmd_workload.py")
+
 
 def load_workload(path: str) -> ModuleType:
-    """Import the shared workload script as a module (its ``main`` is not run)."""
+    """Import the workload script as a module (its ``main`` is not run)."""
     spec = importlib.util.spec_from_file_location("mlmd_workload", path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load the MLMD workload from {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # registered first, as an import would: dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -89,7 +93,8 @@ def run_ingest(wl: ModuleType, backend: str, n: int, n_single: int, tmpdir: str)
 def main(argv: list[str] | None = None) -> None:
     """Parse the options, run the parts for each backend, print the JSON document."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", required=True, help="path of the shared mlmd_workload.py")
+    p.add_argument("--workload", default=str(DEFAULT_WORKLOAD),
+                   help="path of the MLMD reference workload script (default: bench/mlmd_workload.py)")
     p.add_argument("--parts", choices=("ingest", "full"), default="ingest")
     p.add_argument("--n", type=int, default=100_000, help="artifacts put in batches of 1000")
     p.add_argument("--n-single", type=int, default=5_000, help="put_artifacts calls of one artifact")

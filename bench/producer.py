@@ -1,4 +1,4 @@
-"""Producer throughput (design.md §7 "Producer"): our write API vs raw kafka-python, and vs MLMD 1.17.1.
+"""Producer throughput (docs/design.md, "Targets"): our write API vs raw kafka-python, and vs MLMD 1.17.1.
 
 Three message shapes, each an op our Producer really writes:
 

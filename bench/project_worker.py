@@ -223,7 +223,7 @@ def main() -> None:
     t_start = time.time()
     phases = None if args.profile else PhaseTimer()  # wrappers would clutter the profile
     settings = Settings()
-    # As `mlmd-log project` opens it: DuckDB's memory cap, the projector's row groups (ADR 0003 addendum 2);
+    # As `mlmd-log project` opens it: DuckDB's memory cap, the projector's row groups (ADR 0003);
     # MLMD_LOG_BENCH_ROW_GROUP_SIZE=0 opens it with DuckDB's default row groups instead, for A/B runs.
     row_group_size = int(os.environ.get("MLMD_LOG_BENCH_ROW_GROUP_SIZE", str(catalog.ROW_GROUP_SIZE))) or None
     con = open_duckdb(args.db, settings, row_group_size=row_group_size)

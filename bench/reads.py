@@ -1,12 +1,12 @@
-"""Reads (design.md §7): MLMD's read calls over the shared workload's data set, as ratios to MLMD 1.17.1.
+"""Reads (docs/design.md, "Targets"): MLMD's read calls on its reference workload's data, as ratios to MLMD.
 
-The data set is the one ``../shared/bench/mlmd_workload.py`` builds (110,100 artifacts: 100k with
+The data set is the one MLMD's reference workload builds (bench/README.md; 110,100 artifacts: 100k with
 3 properties, two 50-step chains, a 10k-execution DAG; a context with 10k attributed artifacts),
 written with **our Producer API and the workload's own calls in its order** (so ids, the DAG drawn
 with ``random.Random(42)`` and every property value match MLMD's), over a log that only collects
 the encoded ops; the ops are then projected into a DuckDB file by
-``mlmd_log.projector.engine.Projector`` in transactions of at most 2,000 ops / 4 MiB (the Kafka
-projector's defaults), i.e. the file a Kafka deployment's projector would build. Every read goes
+``mlmd_log.projector.engine.Projector`` in transactions of at most 2,000 ops / 4 MiB,
+much as a Kafka deployment's projector builds it. Every read goes
 through the public API:
 
 * ``mlmd_log.store.open_reader(path)`` (read-only, no cache: every read is a DuckDB query), and
@@ -167,7 +167,7 @@ def project(path: Path, records: Sequence[Any]) -> dict[str, Any]:
 
 @dataclass
 class Workload:
-    """Ids the shared workload keeps, in its own variable names."""
+    """Ids the reference workload keeps, in its own variable names."""
 
     type_id: int = 0
     art_ids: list[int] = field(default_factory=list)
@@ -182,7 +182,7 @@ class Workload:
 def workload_writes(store: Any, n_art: int = 100_000, n_ctx: int = 10_000, n_exec: int = 10_000,
                     chain_depth: int = 50, with_context: bool = True, with_chains: bool = True,
                     timings: dict[str, float] | None = None) -> Workload:
-    """The shared workload's writes (parts a, context, b), with its calls in its order, on ``store``.
+    """The reference workload's writes (parts a, context, b), with its calls in its order, on ``store``.
 
     ``store`` has our write API (a connected store or a bare Producer). ``timings`` receives the
     seconds of each part when given.

@@ -1,11 +1,11 @@
-"""Replay (design.md §7: full replay of 1M ops <= 60 s): rebuild a projection from its op archive.
+"""Replay (target: a full replay of 1M ops <= 60 s): rebuild a projection from its op archive.
 
 1. **Build the source**: ``--ops`` small ops (default 1M) written with our Producer API over a log
    that collects the encoded ops (position = index, as on a topic): ``put_artifacts`` of
    ``--artifacts-per-op`` workload artifacts (default 2, 3 properties each; ~250 B per op), every
    10th op an update of 2 artifacts written earlier (full replace, ``day`` changed: history). Lease
    ops come with them, as the Producer appends them. Generated and projected in chunks of 100k ops
-   into a DuckDB file by ``Projector`` in Kafka-projector-sized transactions (2,000 ops / 4 MiB);
+   into a DuckDB file by ``Projector`` in transactions of at most 2,000 ops / 4 MiB;
    its projector keeps every consumed record in ``op_archive``.
 2. **Replay**: a fresh process runs ``mlmd_log.projector.replay.replay_archive(source, target)``
    (its default batch: 5,000 records per transaction) into a fresh file; timed from the call to its

@@ -1,4 +1,4 @@
-"""Soak (issue #8 "Load"): 4 producer processes write while one process projects and reads, sampled over time.
+"""Soak: 4 producer processes write while one process projects and reads, sampled over time.
 
 An **op** here is one ``put_artifacts`` call of ``--batch`` artifacts (default 10), i.e. one
 record on the topic. ``--calls`` of them (default 1,000,000 = 10M artifacts) are split evenly over
@@ -25,7 +25,7 @@ Writes ``bench/results/soak.json`` and ``docs/soak.png`` (ops/s, lag, p99 read m
 
 Usage::
 
-    python bench/soak.py                 # 1,000,000 calls x 10 artifacts (issue #8: 1M ops)
+    python bench/soak.py                 # 1,000,000 calls x 10 artifacts
     python bench/soak.py --calls 50000   # 500k artifacts
 """
 

@@ -1,4 +1,4 @@
-"""``mlmd-log demo``: record a TFX-shaped pipeline, then answer design.md §1's questions about it.
+"""``mlmd-log demo``: record a TFX-shaped pipeline, then answer a pipeline's questions about it.
 
 Three ways to run it, all producing the same store (same ops, same ids):
 

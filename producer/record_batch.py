@@ -2,9 +2,9 @@
 
 Why our own builder: kafka-python's ``KafkaProducer.send`` spends ~20 us of
 Python per record (argument checks, a partitioner, a size estimate, a lock, a
-per-record varint writer and a future per record), which capped the producer
-at under half of its raw send rate once our own per-call work was added
-(issue #3). Ops are bytes with no headers (and no key), always for partition 0,
+per-record varint writer and a future per record): with the producer's own
+per-call work on top, that would hold it under half of kafka-python's raw send
+rate. Ops are bytes with no headers (and no key), always for partition 0,
 so a record reduces to a short prefix and the op itself: :meth:`add` keeps the
 pieces and :meth:`close` joins, compresses and checksums them once per batch.
 

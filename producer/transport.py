@@ -1,6 +1,6 @@
 """The producer's Kafka transport: append encoded ops to partition 0 of one topic and report each one's fate.
 
-This is the only producer module that imports ``kafka`` (design.md §4). It
+This is the only producer module that imports ``kafka`` (docs/design.md, "Decisions"). It
 wraps kafka-python once, typed, and connects lazily: nothing touches the
 network until :meth:`KafkaLogWriter.ensure_topic` or the first
 :meth:`KafkaLogWriter.send`. Every kafka-python error is translated in one

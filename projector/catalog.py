@@ -9,16 +9,15 @@ connection starts in the in-memory catalog again, so every cursor that the
 projector reads through is made by :func:`cursor`.
 
 Why the projector's own processes use it (``mlmd-log project`` and ``mlmd-log
-replay``; ADR 0003, addendum 2): the writer's automatic checkpoints rewrite each
-table's partly filled last row group, and DuckDB's default group holds 122,880
-rows. With :data:`ROW_GROUP_SIZE` rows, measured alternating with the default: a
-1M-op replay ran 15-22% faster (CPU -20%), a 1M-artifact ingest pipelined with
-its producer 15% faster, and the projector's peak RSS fell by 70-90 MB, for a
-file ~5% larger (groups compress a little worse). The store and the readers
-open files with ``duckdb.connect`` as before.
+replay``; ADR 0003, "Row groups of 16,384 rows"): the writer's automatic
+checkpoints rewrite each table's partly filled last row group, and DuckDB's
+default group holds 122,880 rows. With :data:`ROW_GROUP_SIZE` rows a 1M-op
+replay runs 15-22% faster and a 1M-artifact ingest pipelined with its producer
+15% faster, with 70-90 MB less peak RSS, for a file ~5% larger (groups compress
+a little worse). The store and the readers open files with ``duckdb.connect``.
 
 A file attached for writing also has DuckDB's vacuum turned off
-(``max_vacuum_tasks = 0``; ADR 0003, addendum 3). At every checkpoint the vacuum
+(``max_vacuum_tasks = 0``; ADR 0003, "No vacuum"). At every checkpoint the vacuum
 looks for row groups to compact, work and transient memory that grow with the
 tables (a 1M-artifact ingest: +13 MB of RSS at the first checkpoint, +130 MB at
 the last); it reclaims deleted rows and merges thin row groups, and the
@@ -34,7 +33,7 @@ import duckdb
 
 #: The catalog name an attached projection file gets.
 ALIAS: Final = "projection"
-#: Rows per row group of the files the projector writes (8,192 and 32,768 measured no better; see above).
+#: Rows per row group of the files the projector writes (8,192 and 32,768 are no faster; see above).
 ROW_GROUP_SIZE: Final = 16_384
 #: DuckDB's vacuum tasks per checkpoint for a file attached for writing (DuckDB's default: 100; see above).
 MAX_VACUUM_TASKS: Final = 0

@@ -2,7 +2,7 @@
 
 One call = one DuckDB transaction holding the new rows, the op archive, the
 rejections and the checkpoint, so a crash at any moment loses or repeats
-nothing (design.md §3.4). Used by both the Kafka loop and the embedded log.
+nothing (docs/design.md, invariant 4). Used by both the Kafka loop and the embedded log.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The common op on a short path: ``put_artifacts`` / ``put_executions`` / ``put_contexts`` of new nodes only.
 
-Most of a log is such ops, and most of their cost was per op: a per-op
-transaction (:class:`~mlmd_log.projector.state.OpTx`), its local caches and
+Most of a log is such ops, and on the general path most of their cost is per
+op: a per-op transaction (:class:`~mlmd_log.projector.state.OpTx`), its local caches and
 the commit that folds them in. This path checks the whole op first against the
 batch state, changing nothing, and writes its rows straight into the batch
 only when every check passed, so the op still applies wholly or not at all.

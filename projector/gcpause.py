@@ -3,7 +3,7 @@
 A batch allocates tens of thousands of objects (rows, property dicts, tuples,
 outcomes) that all live until it ends. With the collector on, they trigger
 collection after collection, each walking them again and the full ones the
-whole heap (measured: about 15% of a replay's CPU time). Projecting makes no
+whole heap (about 15% of a replay's CPU time). Projecting makes no
 reference cycles worth collecting early, and reference counting frees
 everything as usual, so the collector is held off for the batch and restored
 after. Callers that consume the batch's report (the loop's listeners, a

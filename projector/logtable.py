@@ -3,8 +3,8 @@
 Positions in these tables are consecutive but for offsets a broker skipped, so
 the next ``count`` records are read as the window ``[start, start + count)``: a
 bounded range lets DuckDB skip row groups by their zone maps, where ``ORDER BY
-position LIMIT`` sorts the whole rest of the table (measured at 1M records:
-8-10 ms against 80-90 ms per 5,000). Only a window that held gaps is topped up
+position LIMIT`` sorts the whole rest of the table (at 1M records, 8-10 ms
+against 80-90 ms per 5,000). Only a window that held gaps is topped up
 with the LIMIT form after it, so no record is ever missed.
 """
 

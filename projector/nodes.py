@@ -137,7 +137,7 @@ def _typed_props(node_type: TypeRow, values: Any, msg: Any) -> dict[str, PropVal
 
 def _reject_props(node_type: TypeRow, values: Any, msg: Any) -> None:
     """Raise MLMD's error for the first bad property in name order: a map's iteration order differs between
-    processes, and a replay must store the same rejection message (design.md §3.6)."""
+    processes, and a replay must store the same rejection message (docs/design.md, invariant 6)."""
     declared = node_type.props
     for name in sorted(values):
         if declared.get(name, -1) != VALUE_TYPE.get(values[name].WhichOneof("value")):

@@ -1,6 +1,6 @@
 """An in-memory Bloom filter over the archive's op ids: the duplicate-op check without a scan per batch.
 
-A repeated ``op_id`` has no effect (design.md §3.4), so every batch asks which
+A repeated ``op_id`` has no effect (docs/design.md, invariant 3), so every batch asks which
 of its op ids the archive already holds. Asked of DuckDB, that is a scan of the
 archive's ``op_id`` column (a batch's ids form no range that zone maps could
 prune, and an index probe costs ~20 us per id), so the check grew with the

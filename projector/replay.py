@@ -1,6 +1,6 @@
 """Rebuild a projection in a new database by applying a log again from its start, up to a position or a time.
 
-The log is the truth (design.md §3.1): projecting it again into an empty
+The log is the truth (docs/design.md, invariant 1): projecting it again into an empty
 database gives the same tables as the live projection. Two sources serve:
 the Kafka topic itself (:class:`~mlmd_log.projector.transport.KafkaLogReader`)
 and a projection's op archive (:class:`ArchiveSource`), a faithful copy of
@@ -116,8 +116,8 @@ def replay(
         if progress is not None:
             progress(ReplayProgress(counted[0], prepared.checkpoint.position, stop))
 
-    # One batch in flight and DuckDB's own threads: at 1M ops, two in flight or one DuckDB thread measured no
-    # better (73.9 s here vs 75.6 s and 83.6 s, single runs), since the duplicate check and the commits slow down.
+    # One batch in flight and DuckDB's own threads: at 1M ops two in flight or one DuckDB thread are no faster,
+    # since the duplicate check and the commits slow down beside them (ADR 0003).
     pipeline = Pipeline(projector, stored)
     try:
         while not finished:

@@ -1,6 +1,6 @@
 """The projector's Kafka transport: read partition 0 of one topic from a given offset, as LogRecords.
 
-This is the only projector module that imports ``kafka`` (design.md §4). It
+This is the only projector module that imports ``kafka`` (docs/design.md, "Decisions"). It
 wraps kafka-python once, typed, and connects lazily. There is no consumer
 group: the projector keeps its own checkpoint in DuckDB, so the reader is
 ``assign()``-ed to partition 0 and ``seek()``-s to the offset it is given

@@ -1,6 +1,6 @@
 """Writes a batch's output into DuckDB in bulk: Arrow tables in, one statement per table.
 
-Never row by row (design.md §3.8): every list of rows becomes one Arrow table
+Never row by row (docs/design.md, invariant 8): every list of rows becomes one Arrow table
 and one ``INSERT ... SELECT``; superseded versions are closed with one
 ``UPDATE ... FROM`` per table. The caller owns the transaction.
 

@@ -1,7 +1,7 @@
 """Turns an ``as_of`` argument (a log position or an aware datetime) into a log position.
 
 A position is inclusive. A time T maps to the last position whose running
-maximum record time is <= T (design.md §4b). A position beyond what has been
+maximum record time is <= T (docs/design.md, "Rules"). A position beyond what has been
 projected is an ``OutOfRangeError``: the projection cannot answer for it yet.
 """
 

@@ -7,7 +7,7 @@ Every column a query can reach is listed here, so no user text ever names SQL.
 
 Names and types follow MLMD 1.17.1, which declares the node attributes as
 ZetaSQL columns and each neighbourhood alias (``contexts_X``, ``events_X``,
-...) as a STRUCT column (shared/reference/mlmd_filter_query.md).
+...) as a STRUCT column.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Entry points:
 
 The language and its semantics are those of ml-metadata 1.17.1 (a ZetaSQL
 expression over the node's attributes, its properties and neighbourhood
-aliases; see shared/reference/mlmd_filter_query.md): operator precedence
+aliases; docs/design.md, "MLMD's semantics"): operator precedence
 OR < AND < NOT < comparison < + - < * / < unary, non-associative comparisons,
 MLMD's enum rewrite (``state = LIVE``; ``!=``/``NOT IN`` keep NULLs), and
 ZetaSQL's error messages, including positions. Enum errors win over syntax

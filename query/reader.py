@@ -2,7 +2,7 @@
 
 Every query is assembled from fixed SQL fragments chosen by code (node kind,
 ordering) with every value passed as a parameter; no caller text reaches SQL.
-Semantics follow MLMD 1.17.1 (shared/reference/mlmd_behaviour.md): ``*_by_id``
+Semantics follow MLMD 1.17.1 (docs/design.md, "MLMD's semantics"): ``*_by_id``
 drops missing ids and returns id order; unknown types give empty lists.
 """
 

@@ -37,6 +37,9 @@ VENV_ENV = "MLMD_LOG_REF_VENV"
 PYTHON_ENV = "MLMD_LOG_REF_PYTHON"
 """Environment variable naming the base interpreter for a new venv (default: this one if 3.9-3.11)."""
 
+CONSTRAINTS = Path(__file__).resolve().parent / "mlmd-reference-constraints.txt"
+"""Exact versions of ml-metadata's dependencies, so a new release of one cannot change the reference."""
+
 _SUPPORTED = ((3, 9), (3, 10), (3, 11))  # the Python versions ml-metadata 1.17.1 publishes wheels for
 _MARKER = ".mlmd-log-ready"
 _INSTALL_TIMEOUT_S = 900
@@ -115,7 +118,10 @@ def _create(path: Path) -> None:
 def _build(path: Path, base: str) -> None:
     _run([base, "-m", "venv", str(path)], f"creating a venv with {base}")
     _run(
-        [str(_venv_python(path)), "-m", "pip", "install", "--quiet", f"ml-metadata=={MLMD_VERSION}"],
+        [
+            str(_venv_python(path)), "-m", "pip", "install", "--quiet", f"ml-metadata=={MLMD_VERSION}",
+            "--constraint", str(CONSTRAINTS),
+        ],
         f"pip install ml-metadata=={MLMD_VERSION} into {path}",
     )
     _run(

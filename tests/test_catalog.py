@@ -2,9 +2,9 @@
 
 DuckDB cannot checkpoint while any connection holds an open transaction, and a
 query result left partly read on the connection that attached the file holds
-one. Then the WAL and DuckDB's memory grow with every transaction (seen in the
-ingest benchmark: a 234 MB WAL after 940k artifacts, and the projector's RSS
-climbing with it) and a restart replays it all.
+one. Then the WAL and DuckDB's memory grow with every transaction (a WAL of
+hundreds of MB after 1M artifacts, and the projector's RSS climbing with it)
+and a restart replays it all.
 
 DuckDB also keeps every block it writes cached up to its memory limit, so a
 projector's RSS grows with the file unless the pipeline trims that cache.

@@ -1,5 +1,6 @@
-"""The demo answers design.md §1's questions correctly: embedded, through its own tansu broker, and on a
-given Kafka. Expected answers are read independently from the projection with SQL, not from the demo."""
+"""The demo answers a pipeline's questions (docs/design.md, "What it is for") correctly: embedded, through its
+own tansu broker, and on a given Kafka. Expected answers are read independently from the projection with SQL,
+not from the demo."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The projection is the same in every process (design.md §3.6): stored messages and rejection texts included.
+"""The projection is the same in every process (docs/design.md, invariant 6), stored messages and rejections too.
 
 Protobuf maps iterate in an order that depends on the process (hash seeds and
 insertion order), so anything derived from iterating ``properties`` must not

@@ -45,8 +45,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 NEEDS_KAFKA = "# needs kafka"
 NEEDS_FILTER_QUERY = "# needs filter_query"
-#: Documented commands whose CLI wiring lands separately: skipped (never failed) while the parser lacks them.
-PENDING_WIRING = (("serve",), ("demo", "--kafka"), ("demo", "--bootstrap"))
 #: The only commands a doc may mark as needing a broker (everything else runs on the demo database).
 KAFKA_COMMANDS = ("project", "serve", "demo", "openlineage")
 DEMO_OPS = 58
@@ -177,12 +175,10 @@ def _on_test_broker(text: str, bootstrap: str, topic: str) -> str:
 
 
 def _check_wired(example: Example, argv: list[str]) -> None:
-    """Fail on a documented command the CLI rejects, unless its wiring is known to be pending (then skip)."""
+    """Fail on a documented command the CLI rejects."""
     try:
         build_parser().parse_args(argv)
     except SystemExit:
-        if any(argv[0] == p[0] and all(flag in argv for flag in p[1:]) for p in PENDING_WIRING):
-            pytest.skip(f"{example.source}: `{example.text}` is documented but not wired in cli.py yet")
         pytest.fail(f"{example.source}: the CLI rejects `{example.text}`")
 
 
@@ -366,9 +362,11 @@ def test_schema_doc_has_sql_examples() -> None:
 # -- python blocks ---------------------------------------------------------------------------------------
 
 
-def _run_blocks(blocks: list[Example], request: pytest.FixtureRequest, *, filter_query: bool) -> list[str]:
-    """Execute ``blocks`` in order in one namespace; returns the filter_query blocks that could not run."""
-    namespace: dict[str, Any] = {"__name__": "__docs__"}
+def _run_blocks(blocks: list[Example], request: pytest.FixtureRequest, *, filter_query: bool,
+                namespace: dict[str, Any] | None = None) -> list[str]:
+    """Execute ``blocks`` in order in one namespace (``namespace``, to inspect it after); returns the
+    filter_query blocks that could not run."""
+    namespace = {"__name__": "__docs__"} if namespace is None else namespace
     unavailable = []
     topic = f"docs-python-{uuid.uuid4().hex[:8]}"  # fresh: the examples create names that must be new
     for block in blocks:
@@ -401,9 +399,15 @@ def test_python_api_filter_query_examples_run(workdir: Path, request: pytest.Fix
         pytest.skip(f"filter_query is not in this build yet: {', '.join(unavailable)} not run")
 
 
-@pytest.mark.parametrize("example", python_blocks(ROOT / "README.md"), ids=_ids(python_blocks(ROOT / "README.md")))
-def test_readme_python_runs(example: Example, workdir: Path, request: pytest.FixtureRequest) -> None:
-    _run_blocks([example], request, filter_query=True)
+def test_readme_example_reads_the_past_value_as_of_a_position(workdir: Path, request: pytest.FixtureRequest) -> None:
+    """The README's example runs and gives what its comments promise: day 1 as of the saved position, 2 now."""
+    (example,) = python_blocks(ROOT / "README.md")
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    _run_blocks([example], request, filter_query=True, namespace=namespace)
+    then, now = namespace["then"], namespace["now"]
+    assert (then.id, now.id) == (namespace["artifact_id"], namespace["artifact_id"])
+    assert then.properties["day"].int_value == 1
+    assert now.properties["day"].int_value == 2
 
 
 # -- coverage of the CLI ---------------------------------------------------------------------------------

@@ -481,8 +481,8 @@ def _threads_taking(pid: int, signum: int) -> list[int]:
 def test_server_process_stops_when_another_thread_takes_the_signal(tmp_path: Path, signum: int) -> None:
     """Linux may hand a signal sent to the process to any of its threads; the server must stop all the same.
 
-    It used to wait in ``Event.wait()``, which the signal interrupts only when the main thread takes it (a CI run
-    hung so). ``tgkill`` hands the signal to a chosen thread, as the kernel sometimes does.
+    An untimed ``Event.wait()`` in the main thread would be interrupted only when the main thread takes the
+    signal, and the server would hang. ``tgkill`` hands the signal to a chosen thread, as the kernel sometimes does.
     """
     import ctypes
 

@@ -261,8 +261,8 @@ def test_odd_strings_round_trip_exactly_in_names_uris_and_properties(store: Any,
 
 
 def test_projection_files_cap_duckdb_memory_from_settings(tmp_path: Path) -> None:
-    """DuckDB keeps blocks and freed memory up to its limit (80% of RAM by default), so an owner's RSS grew
-    with the file (issue #4): every file the store opens gets ``db_memory_mb``; 0 keeps DuckDB's default."""
+    """DuckDB keeps blocks and freed memory up to its limit (80% of RAM by default), so an owner's RSS would
+    grow with the file: every file the store opens gets ``db_memory_mb``; 0 keeps DuckDB's default."""
     from mlmd_log.store import open_duckdb
 
     def limit(con: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +46,46 @@ MODEL_MESSAGES = [
 
 
 def test_committed_generated_modules_match_the_proto_sources(tmp_path: Path) -> None:
+    """Regenerating changes nothing but the generator's own release stamps (any grpcio-tools 1.85.x)."""
     pytest.importorskip("grpc_tools", reason="grpcio-tools (the test extra) generates the modules")
     generator.generate(tmp_path)
     stale = [
         name
         for name in generator.generated_files()
         if not (generator.SCHEMAS_DIR / name).exists()
-        or (generator.SCHEMAS_DIR / name).read_bytes() != (tmp_path / name).read_bytes()
+        or generator.comparable((generator.SCHEMAS_DIR / name).read_bytes())
+        != generator.comparable((tmp_path / name).read_bytes())
     ]
     assert not stale, (
         f"generated modules are stale against the .proto sources: {stale}; "
         "run `python -m mlmd_log.schemas.generate` and commit the result"
     )
+
+
+def _lower_bound(requirement_prefix: str) -> tuple[int, ...]:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    (spec,) = [r for r in pyproject["project"]["dependencies"] if r.startswith(requirement_prefix + ">=")]
+    return tuple(int(part) for part in spec.split(">=")[1].split(",")[0].split("."))
+
+
+def test_committed_modules_run_on_every_runtime_the_package_allows() -> None:
+    """The committed gencode refuses runtimes older than its stamps: pyproject must not allow those."""
+    stamps = [generator.generator_stamps((generator.SCHEMAS_DIR / n).read_bytes()) for n in generator.generated_files()]
+    grpc_stamps = [s["grpc"] for s in stamps if "grpc" in s]
+    protobuf_stamps = [s["protobuf"] for s in stamps if "protobuf" in s]
+    assert grpc_stamps and protobuf_stamps
+    assert max(grpc_stamps) <= _lower_bound("grpcio")
+    assert max(protobuf_stamps) <= _lower_bound("protobuf")
+
+
+def test_the_staleness_check_still_sees_a_schema_change(tmp_path: Path) -> None:
+    """Blanking the release stamps must not hide a change to what the schema declares."""
+    name = "v1/ops_pb2.py"
+    committed = (generator.SCHEMAS_DIR / name).read_bytes()
+    restamped = committed.replace(b"# Protobuf Python Version: 7.35.1", b"# Protobuf Python Version: 7.99.9")
+    assert generator.comparable(restamped) == generator.comparable(committed)
+    edited = committed.replace(b"block_size", b"block_sizes")
+    assert generator.comparable(edited) != generator.comparable(committed)
 
 
 def test_generated_files_cover_every_proto_source() -> None:

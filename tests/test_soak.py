@@ -1,4 +1,4 @@
-"""Soak (issue #8): producer processes write while one process projects (a replica) and reads, on a real broker.
+"""Soak: producer processes write while one process projects (a replica) and reads, on a real broker.
 
 Each producer is its own Python process: a write-only ``mlmd_log.connect("kafka://...")`` that
 registers one artifact type and puts ``calls`` ops (one ``put_artifacts`` of ``batch``
@@ -16,7 +16,7 @@ throughout. The properties checked:
 * the projector's RSS does not keep growing: bounded structures (node cache, DuckDB's memory) are
   set small here so they fill within the first quarter of the run, after which the peak RSS of
   the last quarter may exceed that of the second by at most a margin (40 MB in CI: a leak of
-  4 KB per op, the size of the growth seen before DuckDB's memory was capped, fails it).
+  4 KB per op, the growth an uncapped DuckDB shows, fails it).
 
 ``test_soak_ci``: 4 producers paced at 250 ops/s each for 20 s (20,000 ops, 200,000 artifacts),
 so the projector keeps up and the run is a steady load rather than a burst; about 25 s.
@@ -295,7 +295,7 @@ def test_soak_heavy(kafka_broker: Any, tmp_path: Path, monkeypatch: pytest.Monke
 
     The bounds are small, as in the CI run, so that they fill early and any later growth is a leak: with
     the defaults (a 100,000-entry cache, 256 MiB for DuckDB) RSS is still filling them at 1M small ops
-    (455 -> 607 MB from the second quarter to the last, measured); bench/soak.py shows the default
+    (by ~150 MB from the second quarter to the last); bench/soak.py shows the default
     settings leveling off at 600-650 MB over 10M artifacts.
     """
     topic = f"soak-{uuid.uuid4().hex[:8]}"

@@ -1,8 +1,8 @@
 """An op with a string field that is not UTF-8 is rejected as undecodable; the batch around it is projected.
 
 MLMD's messages are proto2, whose parser does not validate ``string`` fields:
-bytes that are not UTF-8 come out as ``bytes`` and used to crash the whole
-batch where they met text (an Arrow string column). A producer in another
+bytes that are not UTF-8 come out as ``bytes``, which would crash the whole
+batch where they meet text (an Arrow string column). A producer in another
 language, or a corrupted record, can write such bytes; the projector must
 reject that op alone (DataLossError, naming the field) and change nothing else,
 synchronously and pipelined, also when the batch registered a type before it.
