@@ -167,6 +167,11 @@ def test_an_invalid_event_is_a_400_with_the_reason(api: Api) -> None:
     del event["job"]["namespace"]
     event["run"]["runId"] = new_run_id()
     assert "namespace" in json.dumps(api.writer.post("/api/v1/lineage", json=event).json())
+    airflow = _airflow(new_run_id(), "START", T0)
+    del airflow["run"]["facets"]["parent"]["job"]["namespace"]  # the parent facet the mapping reads
+    response = api.writer.post("/api/v1/lineage", json=airflow)
+    assert response.status_code == 400 and "parent" in response.json()["message"]
+    assert api.position() == -1  # nothing appended by any of them
 
 
 def test_dataset_and_job_events_name_the_same_artifacts_and_contexts_as_run_events(api: Api) -> None:

@@ -3,7 +3,8 @@
 The document below states the spec's structure as this server checks it: the three event kinds, their
 required fields (``eventTime``, ``producer``, ``schemaURL``; a RunEvent's ``run.runId`` (a UUID) and
 ``job.namespace``/``job.name``; a DatasetEvent's ``dataset``; a JobEvent's ``job``), datasets as
-``namespace`` + ``name``, and facets as objects carrying ``_producer`` and ``_schemaURL``. Facet contents are
+``namespace`` + ``name``, facets as objects carrying ``_producer`` and ``_schemaURL``, and the ``parent`` run
+facet's ``run.runId`` and ``job`` (the mapping reads them). Facet contents are
 open (custom facets are allowed by the spec). openlineage-python ships the spec as generated classes, not as
 the JSON document, so the schema is written here from the spec rather than loaded.
 """
@@ -35,7 +36,18 @@ SCHEMA: Final[dict[str, Any]] = {
             "properties": {"eventTime": {"type": "string", "minLength": 10}, "producer": _NAME, "schemaURL": _NAME},
         },
         "Run": {"type": "object", "required": ["runId"],
-                "properties": {"runId": {"type": "string", "format": "uuid"}, "facets": _FACETS}},
+                "properties": {"runId": {"type": "string", "format": "uuid"}, "facets": {
+                    **_FACETS, "properties": {"parent": {"$ref": "#/$defs/ParentRunFacet"}}}}},
+        # The parent run facet is read by the mapping (parent job context), so its shape is checked.
+        "ParentRunFacet": {"allOf": [{"$ref": "#/$defs/Facet"}, {
+            "type": "object", "required": ["run", "job"],
+            "properties": {
+                "run": {"type": "object", "required": ["runId"],
+                        "properties": {"runId": {"type": "string", "format": "uuid"}}},
+                "job": {"type": "object", "required": ["namespace", "name"],
+                        "properties": {"namespace": _NAME, "name": _NAME}},
+            },
+        }]},
         "Job": {"type": "object", "required": ["namespace", "name"],
                 "properties": {"namespace": _NAME, "name": _NAME, "facets": _FACETS}},
         "InputDataset": {"type": "object", "required": ["namespace", "name"],
