@@ -31,17 +31,13 @@ HTTP_STATUS: Final[dict[int, int]] = {
 }
 
 
-class PayloadTooLargeError(e.ResourceExhaustedError):
-    """A request body over the server's limit (413)."""
-
-
 def body(error_class: str, code: int, message: str) -> dict[str, Any]:
     return {"error": error_class, "code": code, "message": message}
 
 
 def error_response(err: e.MlmdLogError) -> JSONResponse:
     """The JSON answer for an mlmd-log error."""
-    status = 413 if isinstance(err, PayloadTooLargeError) else HTTP_STATUS.get(err.error_code, 500)
+    status = HTTP_STATUS.get(err.error_code, 500)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body(_mlmd_name(err), err.error_code, err.message or str(err)), status, headers=headers)
 
@@ -49,8 +45,6 @@ def error_response(err: e.MlmdLogError) -> JSONResponse:
 def _mlmd_name(err: e.MlmdLogError) -> str:
     """MLMD's class name for ``err``: ours (ConfigError, DatabaseLockedError, ...) report the MLMD class of
     their code, which is what MLMD's clients know."""
-    if isinstance(err, PayloadTooLargeError):
-        return "ResourceExhaustedError"
     return type(e.make_exception("", err.error_code)).__name__
 
 
