@@ -106,6 +106,21 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _openlineage(args: argparse.Namespace, settings: Settings) -> int:
+    from mlmd_log.http.openlineage_kafka import consume
+    from mlmd_log.store import connect
+    from mlmd_log.urls import KafkaLogUrl, parse_log_url
+
+    source = parse_log_url(args.from_url)
+    if not isinstance(source, KafkaLogUrl):
+        raise InvalidArgumentError(f"--from takes kafka://HOST:PORT/TOPIC, not {args.from_url}")
+    with connect(args.log or settings.log, args.db or settings.db, settings) as store:
+        report = consume(store, source, settings, follow=args.follow)
+    print(f"applied {report.applied:,} OpenLineage events ({report.retries:,} already applied, "
+          f"{report.invalid:,} invalid); next offset {report.next_offset}", file=sys.stderr)
+    return 0
+
+
 def _param(text: str) -> Any:
     """A ``--param`` value: a JSON literal when it parses as one (``42``, ``1.5``, ``true``, ``"42"``), else the text."""
     import json
@@ -246,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command("serve", _serve, "serve MLMD's gRPC API (the server projects the log and owns the DuckDB file)",
                     db=False, fmt=False)
     add_server_arguments(serve)
+    openlineage = command("openlineage", _openlineage, "apply OpenLineage events from the Kafka topic its client's "
+                          "Kafka transport writes to (idempotent: events already applied append nothing)", fmt=False)
+    openlineage.add_argument("--from", dest="from_url", required=True, metavar="kafka://HOST:PORT/TOPIC",
+                             help="the topic of OpenLineage events (one partition)")
+    openlineage.add_argument("--follow", action="store_true", help="keep consuming after catching up")
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
     project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")

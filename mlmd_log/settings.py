@@ -12,7 +12,7 @@ import getpass
 import socket
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,18 @@ def _default_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+class ServerToken(BaseModel):
+    """One bearer token a server accepts: its secret and what it may do (``read``, or ``write`` which reads too).
+
+    Its name (the key in :attr:`Settings.server_tokens`) is the principal stamped on the ops it writes.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret: SecretStr
+    scope: Literal["read", "write"] = "read"
 
 
 class Settings(BaseSettings):
@@ -59,6 +71,14 @@ class Settings(BaseSettings):
     #: Build record batches ourselves and hand them to kafka-python's sender (producer/record_batch.py);
     #: False sends every op through ``KafkaProducer.send`` (slower; the escape hatch).
     fast_send: bool = True
+
+    # Servers (gRPC and HTTP): named bearer tokens, e.g. MLMD_LOG_SERVER_TOKENS='{"ci": {"secret": "...",
+    # "scope": "write"}}'. None configured: no token is asked for (the servers bind to loopback by default).
+    server_tokens: dict[str, ServerToken] = Field(default_factory=dict)
+    #: The HTTP API refuses request bodies larger than this (413).
+    http_max_body_bytes: int = Field(default=8_388_608, gt=0)
+    #: The longest a SQL query sent to a server may run, in seconds (DeadlineExceededError past it).
+    server_sql_timeout_s: float = Field(default=30.0, gt=0)
 
     # Reads: current nodes kept in memory for point gets (0 disables).
     cache_entries: int = Field(default=100_000, ge=0)

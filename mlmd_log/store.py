@@ -41,6 +41,8 @@ class MetadataStore:
 
     def __init__(self, producer_log: Any, con: duckdb.DuckDBPyConnection | None, settings: Settings) -> None:
         self.producer = Producer(producer_log, settings)
+        #: The settings the store was opened with (the servers and consumers built on it read them).
+        self.settings = settings
         #: The log the producer appends to (embedded, or Kafka with its replica projector).
         self._log = producer_log
         self._con = con
@@ -179,6 +181,7 @@ class MetadataStore:
     get_changes = delegate("reader.history", HistoryReads.get_changes)
     get_entity_changes = delegate("reader.history", HistoryReads.get_entity_changes)
     get_op = delegate("reader.history", HistoryReads.get_op)
+    get_op_position = delegate("reader.history", HistoryReads.get_op_position)
     get_op_log = delegate("reader.history", HistoryReads.get_op_log)
 
     def _on_commit(self, report: BatchReport) -> None:

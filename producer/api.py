@@ -16,6 +16,7 @@ from typing import Any
 from mlmd_log import __version__
 from mlmd_log.errors import OpTooLargeError
 from mlmd_log.ids import ID_BLOCK_SIZE
+from mlmd_log.producer.acting import ACTING
 from mlmd_log.producer.ids import IdAllocator
 from mlmd_log.producer.log import OpLog, Receipt
 from mlmd_log.schemas.checks import check_edges, check_event, check_new_nodes, check_type
@@ -59,15 +60,24 @@ class Producer:
         """An op for a call's payload; the envelope fields are added when it is encoded (:meth:`_encode`)."""
         return ops_pb2.Operation()
 
-    def _encode(self, op: ops_pb2.Operation) -> tuple[str, bytes]:
-        op_id = f"{self._op_prefix}{next(self._op_seq) & 0xFFFFFFFFFFFF:012x}"
+    def _encode(self, op: ops_pb2.Operation, *, lease: bool = False) -> tuple[str, bytes]:
+        acting = ACTING.get()
+        given = acting.next_op_id() if acting is not None and not lease else None
+        op_id = given or f"{self._op_prefix}{next(self._op_seq) & 0xFFFFFFFFFFFF:012x}"
         head = ops_pb2.Operation(op_id=op_id, client_time_ms=self._clock_ms()).SerializeToString()
-        return op_id, head + self._stamp + op.SerializeToString()
+        stamp = self._stamp
+        if acting is not None and acting.principal is not None:
+            # A server appending for an authenticated client: the op names that client (producer/acting.py).
+            identity = ops_pb2.ProducerIdentity()
+            identity.CopyFrom(self._identity)
+            identity.user = acting.principal
+            stamp = ops_pb2.Operation(producer=identity, schema_version=OP_SCHEMA_VERSION).SerializeToString()
+        return op_id, head + stamp + op.SerializeToString()
 
     def _lease(self) -> int:
         op = self._envelope()
         op.lease_ids.block_size = ID_BLOCK_SIZE
-        return self._log.lease(*self._encode(op))
+        return self._log.lease(*self._encode(op, lease=True))
 
     def _append(self, op: ops_pb2.Operation, call: str, wait: bool) -> Receipt:
         op_id, data = self._encode(op)

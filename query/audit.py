@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from mlmd_log.query.context import ReadContext
 from mlmd_log.query.diff import EntityChange, entity_changes
-from mlmd_log.query.history import Change, Version, changes, op_at, op_log, version_positions
+from mlmd_log.query.history import Change, Version, changes, op_at, op_log, op_position, version_positions
 from mlmd_log.query.nodes import NodeReads
 from mlmd_log.schemas.v1 import ops_pb2
 
@@ -45,6 +45,10 @@ class HistoryReads:
     def get_op(self, position: int) -> ops_pb2.Operation:
         """The op at a log position, decoded."""
         return op_at(self.ctx.con, position)
+
+    def get_op_position(self, op_id: str) -> int | None:
+        """Where the op with ``op_id`` is in the log (None: not projected): a retried op is recognized by it."""
+        return op_position(self.ctx.con, op_id)
 
     def get_op_log(self, after: int = -1, up_to: int | None = None) -> pa.Table:
         """The op log as an Arrow table (position, op_id, payload, outcome, producer, times, rejection)."""

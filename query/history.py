@@ -79,6 +79,12 @@ def op_at(con: duckdb.DuckDBPyConnection, position: int) -> ops_pb2.Operation:
     return ops_pb2.Operation.FromString(row[0])
 
 
+def op_position(con: duckdb.DuckDBPyConnection, op_id: str) -> int | None:
+    """The log position of the op with ``op_id`` (the first, if duplicated), or None when it is not in the log."""
+    row = con.execute("SELECT min(position) FROM op_archive WHERE op_id = ?", [op_id]).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def op_log(con: duckdb.DuckDBPyConnection, after: int = -1, up_to: int | None = None) -> pa.Table:
     """The op log as Arrow (without the raw bytes), with the rejection message of rejected ops."""
     return con.cursor().sql(  # a fresh cursor: DuckDB refuses .sql() on a connection with a pending result

@@ -79,16 +79,20 @@ class Reader:
         return self.ctx.log_position()
 
     def _sql(
-        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output = "arrow"
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, output: Output = "arrow",
+        timeout: float | None = None,
     ) -> Any:
         """Run one read-only SELECT over the documented tables, views and macros (docs/schema.md).
+
+        ``timeout`` (seconds) stops a longer query with DeadlineExceededError; running out of DuckDB's memory
+        limit is ResourceExhaustedError.
 
         Returns a ``pyarrow.Table``; ``output="pandas"`` or ``"polars"`` returns that library's DataFrame
         (FailedPreconditionError naming the package when it is not installed).
         """
-        return convert_output(run_sql(self.ctx.con, query, params), output)
+        return convert_output(run_sql(self.ctx.con, query, params, timeout=timeout), output)
 
-    #: ``sql(query, params=None, *, output="arrow")``: see :meth:`_sql` (typed by :class:`SqlCall`).
+    #: ``sql(query, params=None, *, output="arrow", timeout=None)``: see :meth:`_sql` (typed by :class:`SqlCall`).
     sql = forwarded[SqlCall]("_sql", "Run one read-only SELECT over the projection: a pyarrow.Table.")
 
     # -- artifacts, executions and contexts ------------------------------------------------------------------
@@ -148,4 +152,5 @@ class Reader:
     get_changes = delegate("history", HistoryReads.get_changes)
     get_entity_changes = delegate("history", HistoryReads.get_entity_changes)
     get_op = delegate("history", HistoryReads.get_op)
+    get_op_position = delegate("history", HistoryReads.get_op_position)
     get_op_log = delegate("history", HistoryReads.get_op_log)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Store fixtures parametrized over every backend (embedded log, Kafka).
-pytest_plugins = ("backends",)
+pytest_plugins = ("backends", "http_fixtures")
 
 
 #: Modules whose tests may ask for the broker while they run (request.getfixturevalue), so all count as broker-backed.

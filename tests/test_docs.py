@@ -46,7 +46,7 @@ DOC_FILES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 NEEDS_KAFKA = "# needs kafka"
 NEEDS_FILTER_QUERY = "# needs filter_query"
 #: The only commands a doc may mark as needing a broker (everything else runs on the demo database).
-KAFKA_COMMANDS = ("project", "serve", "demo")
+KAFKA_COMMANDS = ("project", "serve", "demo", "openlineage")
 DEMO_OPS = 58
 
 
@@ -235,13 +235,23 @@ def _run_until_interrupted(argv: list[str], cwd: Path, ready: Any, what: str) ->
 def _serve(argv: list[str], workdir: Path, what: str) -> None:
     port = free_port()
     argv[argv.index("--port") + 1] = str(port)
+    ports = [port]
+    if "--http-port" in argv:
+        ports.append(free_port())
+        argv[argv.index("--http-port") + 1] = str(ports[-1])
 
     def listening() -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
+            for p in ports:
+                with socket.create_connection(("127.0.0.1", p), timeout=0.5):
+                    pass
         except OSError:
             return False
+        if len(ports) == 2:  # the HTTP API answers
+            import httpx
+
+            assert httpx.get(f"http://127.0.0.1:{ports[1]}/api/v1/log/position", timeout=10).status_code == 200
+        return True
 
     result = _run_until_interrupted(argv, workdir, listening, what)
     assert "Traceback" not in result.stderr, result.stderr
@@ -267,6 +277,34 @@ def _follow(argv: list[str], workdir: Path, what: str) -> None:
         assert status["position"] >= 0 and status["lag"] >= 0 and status["ops"] >= 1, status
 
 
+def _openlineage(argv: list[str], broker: Broker, what: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``mlmd-log openlineage --from kafka://...``: on a fresh topic holding two OpenLineage events."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    topic = f"openlineage-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    run_id = str(uuid.uuid4())
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for event_type in ("START", "COMPLETE"):
+        event = {"eventType": event_type, "eventTime": "2026-12-07T10:00:00Z", "producer": "https://example.com/docs",
+                 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                 "run": {"runId": run_id}, "job": {"namespace": "docs", "name": "example"},
+                 "outputs": [{"namespace": "s3://docs", "name": "out"}]}
+        producer.send(topic, json.dumps(event).encode())
+    producer.flush()
+    producer.close()
+    argv[argv.index("--from") + 1] = broker.url(topic)
+    code = main(argv)
+    out = capsys.readouterr()
+    assert code == 0, f"{what} exited {code}: {out.err}"
+    assert "applied 2 OpenLineage events" in out.err, out.err
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.source for s in SCRIPTS])
 def test_documented_commands_run(
     script: Script, workdir: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
@@ -282,6 +320,9 @@ def test_documented_commands_run(
         what = f"{example.source}: `{text}`"
         if argv[0] == "serve":
             _serve(argv, workdir, what)
+            continue
+        if argv[0] == "openlineage":
+            _openlineage(argv, request.getfixturevalue("kafka_broker"), what, capsys)
             continue
         if "--follow" in argv:
             _follow(argv, workdir, what)

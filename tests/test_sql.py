@@ -58,6 +58,12 @@ def test_selects_cannot_reach_files_or_smuggle_writes(filled: Any, query: str) -
     assert filled.sql("SELECT count(*) AS n FROM artifacts").column("n").to_pylist() == [3]
 
 
+def test_a_query_past_its_time_limit_is_interrupted_with_a_deadline_error(filled: Any) -> None:
+    with pytest.raises(errors.DeadlineExceededError, match="time limit"):
+        filled.sql("SELECT count(*) FROM range(100000000000)", timeout=0.2)
+    assert filled.sql("SELECT 41 + 1 AS n", timeout=5).column("n").to_pylist() == [42]
+
+
 def test_bad_sql_is_an_invalid_argument(filled: Any) -> None:
     with pytest.raises(errors.InvalidArgumentError, match="Invalid SQL"):
         filled.sql("SELEC uri FROM artifacts")

@@ -25,3 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", help="server certificate chain (PEM)")
     parser.add_argument("--tls-client-ca", help="require client certificates signed by this CA (PEM)")
     parser.add_argument("--port-file", help="write the bound port here once serving (for scripts)")
+    parser.add_argument("--http-port", type=int, default=None,
+                        help="also serve the HTTP/JSON API and OpenLineage ingestion on this port (0: a free one)")
+    parser.add_argument("--http-port-file", help="write the bound HTTP port here once serving")

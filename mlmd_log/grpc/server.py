@@ -21,7 +21,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +33,13 @@ from pydantic import SecretStr
 from mlmd_log.errors import InvalidArgumentError, UnavailableError
 from mlmd_log.grpc.common import log
 from mlmd_log.grpc.options import DEFAULT_MAX_MESSAGE_BYTES, add_arguments
+from mlmd_log.grpc.principal import PrincipalInterceptor
 from mlmd_log.grpc.reads import ReadHandlers
 from mlmd_log.grpc.store import SharedStore
 from mlmd_log.grpc.writes import WriteHandlers
+from mlmd_log.principals import Authenticator
 from mlmd_log.schemas.ml_metadata import metadata_store_service_pb2_grpc as svc_grpc
-from mlmd_log.settings import Settings
+from mlmd_log.settings import ServerToken, Settings
 from mlmd_log.store import MetadataStore
 
 #: Environment variable the command line reads the bearer token from (never from argv, where ``ps`` shows it).
@@ -147,12 +149,15 @@ def serve(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     tls: TlsConfig | None = None,
     token: str | SecretStr | None = None,
+    tokens: Mapping[str, ServerToken] | None = None,
 ) -> GrpcServer:
     """Serve ``store`` over gRPC on ``host:port`` (0: a free port, see ``.port``) and return the running server.
 
     ``max_workers`` threads answer calls concurrently. Requests over ``max_message_bytes`` are refused by gRPC
     with RESOURCE_EXHAUSTED, and so are answers that would exceed it (with a message saying how to page).
-    ``tls`` serves TLS only; ``token`` requires ``authorization: Bearer <token>`` on every call.
+    ``tls`` serves TLS only; ``token`` requires ``authorization: Bearer <token>`` on every call. ``tokens``
+    (named, read or write scope) and client certificates name the principal stamped on each call's ops
+    (:mod:`mlmd_log.grpc.principal`).
     """
     if max_workers < 1:
         raise InvalidArgumentError(f"max_workers must be at least 1, not {max_workers}")
@@ -165,7 +170,7 @@ def serve(
     executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mlmd-log-grpc")
     server = grpc.server(
         executor,
-        interceptors=[_BearerToken(secret)] if secret else [],
+        interceptors=[*([_BearerToken(secret)] if secret else []), PrincipalInterceptor(Authenticator(tokens or {}))],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -209,11 +214,24 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
         server = serve(
             store, args.host, args.port, max_workers=args.max_workers, max_message_bytes=args.max_message_bytes,
             tls=TlsConfig.from_files(args.tls_key, args.tls_cert, args.tls_client_ca) if args.tls_key else None,
-            token=os.environ.get(TOKEN_ENV) or None,
+            token=os.environ.get(TOKEN_ENV) or None, tokens=settings.server_tokens,
         )
     except BaseException:
         store.close()
         raise
+    http = None
+    if args.http_port is not None:
+        from mlmd_log.http.app import HttpTls, serve_http
+
+        try:
+            http = serve_http(store, args.host, args.http_port, settings=settings, tls=HttpTls(
+                args.tls_key, args.tls_cert, args.tls_client_ca) if args.tls_key else None)
+        except BaseException:
+            server.stop()
+            store.close()
+            raise
+        _write_port(args.http_port_file, http.port)
+        print(f"HTTP API on {http.url}", flush=True)
     if args.port_file:
         tmp = Path(f"{args.port_file}.tmp")
         tmp.write_text(f"{server.port}\n")
@@ -222,6 +240,8 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     try:
         _wait_for_stop(stop_requested)
     finally:
+        if http is not None:
+            http.stop()
         server.stop()
         store.close()
     return 0
@@ -235,6 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.tls_key) != bool(args.tls_cert):
         parser.error("--tls-key and --tls-cert go together")
     return run(args)
+
+
+def _write_port(path: str | None, port: int) -> None:
+    if path:
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text(f"{port}\n")
+        tmp.replace(path)
 
 
 def _wait_for_stop(stop_requested: list[int]) -> None:
