@@ -139,11 +139,12 @@ def running(store: Reader, host: str = "127.0.0.1", port: int = 0) -> Iterator[s
 
 
 def serve_ui(db: str, *, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True,
-             emit: Callable[[str], None] = print, stop: threading.Event | None = None) -> int:
+             emit: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> int:
     """``mlmd-log ui``: serve the explorer over the DuckDB file ``db`` until interrupted (or ``stop`` is set)."""
     from mlmd_log.store import open_reader
 
     store = open_reader(db)
+    emit = emit or (lambda text: print(text, flush=True))
     stop = stop or threading.Event()
     with running(store, host, port) as url:
         emit(f"mlmd-log ui: serving {db} at {url} (Ctrl-C stops)")
