@@ -23,7 +23,7 @@ from mlmd_log.query.reader import Reader
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.ui import sqltext
 from mlmd_log.ui.shapes import edge_of, node_detail, node_summary
-from mlmd_log.ui.views import find_node, resolve_position
+from mlmd_log.ui.views import find_node, first_version, resolve_position
 
 DIRECTIONS: Final = {
     "up": (mlmd.LineageSubgraphQueryOptions.UPSTREAM,),
@@ -81,6 +81,16 @@ def lineage(store: Reader, node_id: int, *, direction: str = "up", hops: int = 2
     """The lineage graph around ``node_id``: nodes with their contexts, edges, the contexts, and the SQL."""
     _check(direction, hops)
     position = resolve_position(store, as_of)
+    walk_params = {"id": node_id, "hops": hops, "position": position}
+    first = first_version(store, node_id)
+    if first is not None and first[1] > position:  # sliding back past its creation: an empty graph, said why
+        return {
+            "position": position, "root": node_id, "direction": direction, "hops": hops, "truncated": False,
+            "nodes": [], "edges": [], "contexts": [],
+            "note": f"{first[0]} {node_id} did not exist yet at log position {position} "
+                    f"(its first version is at {first[1]})",
+            "sql": [sqltext.shown(sqltext.LINEAGE_NODES[direction], walk_params, "the nodes the walk reaches")],
+        }
     root = find_node(store, node_id, position)
     if isinstance(root, mlmd.Context):
         raise InvalidArgumentError(f"{node_id} is a context: lineage starts at an artifact or an execution")
@@ -94,7 +104,6 @@ def lineage(store: Reader, node_id: int, *, direction: str = "up", hops: int = 2
         summary = node_summary(nodes[i])
         summary["contexts"] = member.get(i, [])
         shown_nodes.append(summary)
-    walk_params = {"id": node_id, "hops": hops, "position": position}
     return {
         "position": position, "root": node_id, "direction": direction, "hops": hops, "truncated": truncated,
         "nodes": shown_nodes, "edges": [edge_of(e) for e in events], "contexts": contexts,

@@ -56,19 +56,27 @@ def search(store: Reader, *, text: str = "", filter_query: str = "", kind: str =
             "sql": [sqltext.shown(sqltext.SEARCH, params, "nodes matching the text")]}
 
 
+def first_version(store: Reader, node_id: int) -> tuple[str, int] | None:
+    """The kind of node ``node_id`` and the position of its first version (None if it never existed)."""
+    for kind in KINDS:
+        try:
+            versions = store.get_history(kind, node_id)
+        except NotFoundError:
+            continue
+        return kind, versions[0].valid_from
+    return None
+
+
 def find_node(store: Reader, node_id: int, position: int) -> Any:
     """The node with ``node_id`` at ``position`` (ids are unique across kinds), or NotFoundError saying why."""
     for getter in (store.get_artifacts_by_id, store.get_executions_by_id, store.get_contexts_by_id):
         found = getter([node_id], as_of=position)
         if found:
             return found[0]
-    for kind in KINDS:
-        try:
-            versions = store.get_history(kind, node_id)
-        except NotFoundError:
-            continue
-        raise NotFoundError(f"{kind} {node_id} did not exist yet at log position {position} "
-                            f"(its first version is at {versions[0].valid_from})")
+    first = first_version(store, node_id)
+    if first is not None:
+        raise NotFoundError(f"{first[0]} {node_id} did not exist yet at log position {position} "
+                            f"(its first version is at {first[1]})")
     raise NotFoundError(f"no artifact, execution or context with id {node_id}")
 
 

@@ -31,7 +31,12 @@ async function positions() {
 function parseRoute() {
   const hash = location.hash.replace(/^#\/?/, "") || "search";
   const [path, query = ""] = hash.split("?");
-  return { parts: path.split("/"), params: new URLSearchParams(query) };
+  return { parts: path.split("/"), params: new URLSearchParams(query), token: ++renderToken };
+}
+
+// True once a newer URL is being rendered: a slow answer for an older one must not replace the page.
+function stale(route) {
+  return route.token !== renderToken;
 }
 
 function routeTo(parts, params) {
@@ -127,6 +132,7 @@ async function searchPage(route) {
   }
   const found = await getJSON("search", { q: p.get("q"), filter_query: p.get("filter_query"),
     kind: p.get("kind") || "artifact", as_of: p.get("as_of") });
+  if (stale(route)) return;
   main.append(el("p", { role: "status" }, `${found.results.length} found at position ${found.position}`),
     table(["id", "kind", "type", "name", "uri"], found.results.map((r) => [
       nodeLink(r.id, String(r.id), p.get("as_of")), r.kind, r.type, r.name ?? "", r.uri ?? ""]), "results"),
@@ -143,6 +149,7 @@ async function nodePage(route) {
   const asOf = route.params.get("as_of");
   const node = await getJSON(`node/${id}`, { as_of: asOf });
   const bar = await asOfBar(route, node.position, (p) => go(["node", id], { as_of: p }));
+  if (stale(route)) return;
   const links = el("p", { class: "row" });
   if (node.kind !== "context") {
     for (const [dir, text] of [["up", "Upstream lineage"], ["down", "Downstream lineage"], ["both", "Both"]]) {
@@ -244,20 +251,20 @@ function graphTable(nodes, contexts, asOf, id) {
 }
 
 async function graphPage(route) {
-  const token = ++renderToken;
   const id = route.parts[1];
   const p = route.params;
   const started = performance.now();
   const direction = p.get("direction") || "up";
   const hops = p.get("hops") || "20";
   const data = await getJSON(`lineage/${id}`, { direction, hops, as_of: p.get("as_of") });
-  if (token !== renderToken) return;
+  if (stale(route)) return;
   const expanded = new Set((p.get("expand") || "").split(",").filter(Boolean));
   const collapse = p.get("collapse") ? p.get("collapse") === "1" : data.nodes.length >= COLLAPSE_AT;
   const group = p.get("group") ? p.get("group") === "1" : !collapse;
   const set = (changes) => go(["graph", id], { direction, hops, as_of: p.get("as_of"), collapse: collapse ? "1" : "0",
     group: group ? "1" : "0", expand: [...expanded].join(","), ...changes });
   const bar = await asOfBar(route, data.position, (pos) => set({ as_of: pos }));
+  if (stale(route)) return;
   const dirSelect = el("select", { id: "direction", "aria-label": "Direction" },
     ...[["up", "upstream"], ["down", "downstream"], ["both", "both"]].map(([v, t]) =>
       el("option", { value: v, selected: v === direction }, t)));
@@ -278,7 +285,7 @@ async function graphPage(route) {
   const side = el("div", { class: "panel", id: "selection" }, el("p", { class: "muted" },
     "Click a node to see it here; double-click or Enter opens its page. Click a type group to expand it."));
   const summary = el("p", { id: "graph-summary" }, `${data.nodes.length} nodes, ${data.edges.length} edges at position ` +
-    `${data.position}${data.truncated ? " (cut at the store's node limit)" : ""}`);
+    `${data.position}${data.truncated ? " (cut at the store's node limit)" : ""}${data.note ? ": " + data.note : ""}`);
   main.replaceChildren(el("h1", {}, `Lineage of ${id} (${direction}stream`.replace("bothstream", "both ways") + ")"),
     bar, controls, summary, el("div", { class: "layout" }, cyBox, side),
     el("h2", {}, "Table view"), graphTable(data.nodes, data.contexts, p.get("as_of"), "graph-table"),
@@ -303,6 +310,7 @@ async function diffPage(route) {
   const p = route.params;
   const log = await positions();
   const spans = await getJSON("contexts");
+  if (stale(route)) return;
   const from = el("input", { type: "number", id: "from", min: "-1", max: String(log.last), value: p.get("from") ?? "",
     style: "width:7em" });
   const to = el("input", { type: "number", id: "to", min: "-1", max: String(log.last), value: p.get("to") ?? String(log.last),
@@ -329,6 +337,7 @@ async function diffPage(route) {
   main.replaceChildren(el("h1", {}, "Diff between two positions"), form);
   if (!p.get("from")) return;
   const data = await getJSON("diff", { from: p.get("from"), to: p.get("to"), node: p.get("node") });
+  if (stale(route)) return;
   const c = data.counts;
   const legend = el("p", { class: "legend", id: "diff-summary" },
     el("span", { style: "background:var(--added-bg);color:var(--added)" }, `+ ${c.added} added`),
@@ -361,8 +370,10 @@ async function render() {
     else if (page === "graph" && route.parts[1]) await graphPage(route);
     else if (page === "diff") await diffPage(route);
     else await searchPage(route);
+    if (stale(route)) return;
     if (!status.textContent.startsWith("Drawn")) status.textContent = "";
   } catch (error) {
+    if (stale(route)) return;
     showError(error);
     status.textContent = "";
   }
