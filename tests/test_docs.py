@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -271,6 +272,28 @@ def _follow(argv: list[str], workdir: Path, what: str) -> None:
         assert status["position"] >= 0 and status["lag"] >= 0 and status["ops"] >= 1, status
 
 
+def _ui(argv: list[str], workdir: Path, what: str) -> None:
+    """`mlmd-log ui`: on a free port, without opening a browser; ready once its pages answer."""
+    port = free_port()
+    argv = [a for a in argv if a != "--no-browser"]
+    if "--port" in argv:
+        argv[argv.index("--port") + 1] = str(port)
+    else:
+        argv += ["--port", str(port)]
+    argv.append("--no-browser")
+
+    def answering() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui/api/positions", timeout=2) as response:
+                return bool(json.loads(response.read())["last"] >= DEMO_OPS - 1)
+        except OSError:
+            return False
+
+    result = _run_until_interrupted(argv, workdir, answering, what)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (0, 130, -signal.SIGINT), result.stderr
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.source for s in SCRIPTS])
 def test_documented_commands_run(
     script: Script, workdir: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
@@ -286,6 +309,9 @@ def test_documented_commands_run(
         what = f"{example.source}: `{text}`"
         if argv[0] == "serve":
             _serve(argv, workdir, what)
+            continue
+        if argv[0] == "ui":
+            _ui(argv, workdir, what)
             continue
         if "--follow" in argv:
             _follow(argv, workdir, what)

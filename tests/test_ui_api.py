@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,10 +66,10 @@ def test_search_by_text_and_filter_query(served: tuple[Reader, str]) -> None:
     status, found = get(url + "api/search?q=run-3%2Fmodel")
     assert status == 200
     assert [r["id"] for r in found["results"]] == [model_of(store, "run-3")]
-    status, found = get(url + "api/search?filter_query=" + urllib.request.quote("type = 'Model'") + "&kind=artifact")
+    status, found = get(url + "api/search?filter_query=" + urllib.parse.quote("type = 'Model'") + "&kind=artifact")
     assert status == 200
     assert [r["id"] for r in found["results"]] == sorted(a.id for a in store.get_artifacts_by_type("Model"))
-    status, error = get(url + "api/search?filter_query=" + urllib.request.quote("nonsense ==") + "&kind=artifact")
+    status, error = get(url + "api/search?filter_query=" + urllib.parse.quote("nonsense ==") + "&kind=artifact")
     assert status == 400 and error["error"] == "InvalidArgumentError"
 
 
@@ -155,6 +156,8 @@ def test_diff_between_positions(served: tuple[Reader, str]) -> None:
     rows = store.sql(nodes_sql["query"], nodes_sql["params"]).to_pylist()
     assert {(r["id"], r["status"]) for r in rows} == {(n["id"], n["status"]) for n in change["nodes"]
                                                       if n["status"] != "same"}
+    edges = store.sql(edges_sql["query"], edges_sql["params"]).to_pylist()
+    assert len(edges) == sum(1 for e in change["edges"] if e["status"] != "same")
     _, scoped = get(url + f"api/diff?from={a}&to={b}&node={model}")
     assert all(n["id"] != spans["run-3"]["id"] for n in scoped["nodes"])  # contexts are not in a lineage
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ui_browser import SCREENSHOTS, chromium_path, fan_out_store, launch
 
 from mlmd_log.demo import run_demo
 from mlmd_log.query.reader import Reader
 from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 from mlmd_log.store import open_reader
 from mlmd_log.ui.app import running
-from ui_browser import SCREENSHOTS, chromium_path, fan_out_store, launch
 
 
 @pytest.fixture(scope="module")

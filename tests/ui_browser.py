@@ -42,8 +42,9 @@ def launch(playwright: Any, executable: str) -> Any:
 
 def fan_out_store(path: str, executions: int = 500, runs: int = 10) -> tuple[int, int]:
     """A store where one dataset feeds ``executions`` Trainers, each writing one Model, spread over ``runs``
-    PipelineRun contexts: 1 + 2 * executions nodes downstream of the dataset. Returns (dataset id, last
-    position)."""
+    PipelineRun contexts: 1 + 2 * executions nodes downstream of the dataset. Each run is written in four
+    bulk ops (executions, models, events, associations), so the log has a handful of positions per run.
+    Returns (dataset id, last position)."""
     with mlmd_log.connect(f"duckdb:///{path}") as store:
         data_type = store.put_artifact_type(mlmd.ArtifactType(name="Dataset"))
         model_type = store.put_artifact_type(mlmd.ArtifactType(name="Model"))
@@ -52,20 +53,26 @@ def fan_out_store(path: str, executions: int = 500, runs: int = 10) -> tuple[int
         trainer_type_id = store.put_execution_type(trainer_type)
         run_type = store.put_context_type(mlmd.ContextType(name="PipelineRun"))
         [dataset_id] = store.put_artifacts([mlmd.Artifact(type_id=data_type, uri="/data/shared")])
-        dataset = mlmd.Artifact(id=dataset_id, type_id=data_type, uri="/data/shared")
+        context_ids = store.put_contexts([mlmd.Context(type_id=run_type, name=f"run-{r}") for r in range(runs)])
         per_run = max(1, executions // runs)
-        contexts: dict[int, mlmd.Context] = {}
-        for i in range(executions):
-            run = i // per_run
-            trainer = mlmd.Execution(type_id=trainer_type_id, name=f"train-{i}",
-                                     last_known_state=mlmd.Execution.COMPLETE)
-            trainer.properties["learning_rate"].double_value = 0.001 * (i + 1)
-            context = contexts.get(run) or mlmd.Context(type_id=run_type, name=f"run-{run}")
-            _, _, (context_id,) = store.put_execution(
-                trainer,
-                [(dataset, mlmd.Event(type=mlmd.Event.INPUT)),
-                 (mlmd.Artifact(type_id=model_type, uri=f"/models/{i}"), mlmd.Event(type=mlmd.Event.OUTPUT))],
-                [context],
+        for run, context_id in enumerate(context_ids):
+            first = run * per_run
+            trainers = []
+            for i in range(first, min(executions, first + per_run)):
+                trainer = mlmd.Execution(type_id=trainer_type_id, name=f"train-{i}",
+                                         last_known_state=mlmd.Execution.COMPLETE)
+                trainer.properties["learning_rate"].double_value = 0.001 * (i + 1)
+                trainers.append(trainer)
+            trainer_ids = store.put_executions(trainers)
+            model_ids = store.put_artifacts([mlmd.Artifact(type_id=model_type, uri=f"/models/{first + k}")
+                                             for k in range(len(trainers))])
+            store.put_events(
+                [mlmd.Event(artifact_id=dataset_id, execution_id=t, type=mlmd.Event.INPUT) for t in trainer_ids]
+                + [mlmd.Event(artifact_id=m, execution_id=t, type=mlmd.Event.OUTPUT)
+                   for t, m in zip(trainer_ids, model_ids, strict=True)]
             )
-            contexts[run] = mlmd.Context(id=context_id, type_id=run_type, name=f"run-{run}")
+            store.put_attributions_and_associations(
+                [mlmd.Attribution(artifact_id=m, context_id=context_id) for m in model_ids],
+                [mlmd.Association(execution_id=t, context_id=context_id) for t in trainer_ids],
+            )
         return dataset_id, store.log_position()

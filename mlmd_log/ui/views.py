@@ -81,30 +81,36 @@ def find_node(store: Reader, node_id: int, position: int) -> Any:
 
 
 def _contexts_of(store: Reader, node: Any, kind: str, position: int) -> list[dict[str, Any]]:
-    if kind == "artifact":
-        contexts = store.get_contexts_by_artifact(node.id, as_of=position)
-    elif kind == "execution":
-        contexts = store.get_contexts_by_execution(node.id, as_of=position)
-    else:
-        contexts = store.get_parent_contexts_by_context(node.id, as_of=position)
+    """The contexts of an artifact or execution, or a context's parents (none is an empty list here, where
+    MLMD's get_contexts_by_* raise NotFoundError)."""
+    try:
+        if kind == "artifact":
+            contexts = store.get_contexts_by_artifact(node.id, as_of=position)
+        elif kind == "execution":
+            contexts = store.get_contexts_by_execution(node.id, as_of=position)
+        else:
+            contexts = store.get_parent_contexts_by_context(node.id, as_of=position)
+    except NotFoundError:
+        contexts = []
     return [node_summary(c) for c in sorted(contexts, key=lambda c: c.id)]
 
 
 def _events_of(store: Reader, node: Any, kind: str, position: int) -> list[dict[str, Any]]:
+    """The node's events, each with the node at its other end (an execution for an artifact, and back)."""
     if kind == "context":
         return []
+    others: dict[int, Any]
     if kind == "artifact":
         events = store.get_events_by_artifact_ids([node.id], as_of=position)
-        others = {n.id: n for n in store.get_executions_by_id([e.execution_id for e in events], as_of=position)}
-        other_of = lambda e: others.get(e.execution_id)  # noqa: E731
+        found: list[Any] = store.get_executions_by_id([e.execution_id for e in events], as_of=position)
     else:
         events = store.get_events_by_execution_ids([node.id], as_of=position)
-        others = {n.id: n for n in store.get_artifacts_by_id([e.artifact_id for e in events], as_of=position)}
-        other_of = lambda e: others.get(e.artifact_id)  # noqa: E731
+        found = store.get_artifacts_by_id([e.artifact_id for e in events], as_of=position)
+    others = {n.id: n for n in found}
     out = []
     for event in events:
         shown = event_detail(event)
-        other = other_of(event)
+        other = others.get(event.execution_id if kind == "artifact" else event.artifact_id)
         shown["other"] = node_summary(other) if other is not None else None
         out.append(shown)
     return out
