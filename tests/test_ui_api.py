@@ -205,3 +205,18 @@ def test_cli_serves_the_file(demo_db: str) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_node_in_no_context(tmp_path: Path) -> None:
+    """MLMD's get_contexts_by_artifact raises NotFoundError for an artifact in no context: the page lists none."""
+    import mlmd_log
+
+    path = str(tmp_path / "lone.duckdb")
+    with mlmd_log.connect(f"duckdb:///{path}") as writer:
+        type_id = writer.put_artifact_type(mlmd.ArtifactType(name="Dataset"))
+        [lone] = writer.put_artifacts([mlmd.Artifact(type_id=type_id, uri="/data/lone")])
+    with running(open_reader(path)) as url:
+        status, page = get(url + f"api/node/{lone}")
+        assert status == 200 and page["contexts"] == [] and page["uri"] == "/data/lone"
+        status, graph = get(url + f"api/lineage/{lone}?direction=both")
+        assert status == 200 and [n["id"] for n in graph["nodes"]] == [lone] and graph["edges"] == []

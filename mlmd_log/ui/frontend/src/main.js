@@ -7,6 +7,7 @@ import { graphElements, COLLAPSE_AT } from "./elements.js";
 import { el, table, nodeLink, fmtTime, fmtValue } from "./dom.js";
 
 cytoscape.use(dagre);
+document.body.dataset.bootMs = String(Math.round(performance.now()));
 
 const API = "api/";
 const main = document.getElementById("main");
@@ -20,7 +21,10 @@ let pendingStart = null;
 async function getJSON(path, params = {}) {
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== "") query.set(k, v);
-  const response = await fetch(API + path + (query.toString() ? "?" + query : ""));
+  const url = API + path + (query.toString() ? "?" + query : "");
+  const early = window.earlyRequests && window.earlyRequests[url];
+  if (early) delete window.earlyRequests[url];
+  const response = await (early || fetch(url));
   const body = await response.json();
   if (!response.ok) throw new Error(`${body.error}: ${body.message}`);
   return body;
