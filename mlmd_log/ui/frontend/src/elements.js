@@ -56,3 +56,48 @@ export function graphElements(data, { root, collapse, group, expanded }) {
   }
   return elements.concat([...edges.values()]);
 }
+
+//: Rows of a layer in the grid layout of a large graph (a longer layer wraps into more columns).
+const LAYER_ROWS = 25;
+
+// Cells for Cytoscape's grid layout when a graph is too large for dagre: each node's layer is its longest
+// distance from a source (a node nothing flows into), layers are columns left to right as data flows, and a
+// layer taller than LAYER_ROWS wraps into several columns. Returns {cells: id -> {row, col}, rows, cols}.
+export function layerCells(elements) {
+  const nodes = elements.filter((e) => e.group === "nodes" && !elements.some((c) => c.data.parent === e.data.id));
+  const ids = new Set(nodes.map((n) => n.data.id));
+  const next = new Map([...ids].map((id) => [id, []]));
+  const indegree = new Map([...ids].map((id) => [id, 0]));
+  for (const e of elements) {
+    if (e.group !== "edges" || !ids.has(e.data.source) || !ids.has(e.data.target)) continue;
+    next.get(e.data.source).push(e.data.target);
+    indegree.set(e.data.target, indegree.get(e.data.target) + 1);
+  }
+  const layer = new Map();
+  let frontier = [...ids].filter((id) => indegree.get(id) === 0);
+  for (const id of frontier) layer.set(id, 0);
+  while (frontier.length) {
+    const following = [];
+    for (const id of frontier) {
+      for (const to of next.get(id)) {
+        layer.set(to, Math.max(layer.get(to) ?? 0, layer.get(id) + 1));
+        indegree.set(to, indegree.get(to) - 1);
+        if (indegree.get(to) === 0) following.push(to);
+      }
+    }
+    frontier = following;
+  }
+  const layers = [];
+  for (const id of ids) {
+    const l = layer.get(id) ?? 0; // a node on a cycle (none in lineage) goes first
+    (layers[l] ||= []).push(id);
+  }
+  const cells = new Map();
+  let col = 0;
+  for (const members of layers.filter(Boolean)) {
+    members.forEach((id, i) => cells.set(id, { row: i % LAYER_ROWS, col: col + Math.floor(i / LAYER_ROWS) }));
+    col += Math.ceil(members.length / LAYER_ROWS) + 1;
+  }
+  const rows = Math.min(LAYER_ROWS, Math.max(1, ...layers.filter(Boolean).map((m) => m.length)));
+  return { cells, rows, cols: Math.max(1, col - 1) };
+}

@@ -3,13 +3,15 @@
 // so a link is a permalink to the view as it was at that log position.
 import cytoscape from "cytoscape";
 import dagre from "cytoscape-dagre";
-import { graphElements, COLLAPSE_AT } from "./elements.js";
+import { graphElements, layerCells, COLLAPSE_AT } from "./elements.js";
 import { el, table, nodeLink, fmtTime, fmtValue } from "./dom.js";
 
 cytoscape.use(dagre);
 document.body.dataset.bootMs = String(Math.round(performance.now()));
 
 const API = "api/";
+//: The most nodes laid out with dagre (see draw()).
+const DAGRE_MAX = 150;
 const main = document.getElementById("main");
 const status = document.getElementById("status");
 let positionsCache = null;
@@ -94,7 +96,7 @@ async function asOfBar(route, position, onChange) {
   const label = el("output", { id: "asof-label", for: "asof-slider" });
   const describe = (p) => {
     const stop = byPosition.get(p);
-    return stop ? `position ${p} of ${log.last} · ${fmtTime(stop.time_ms)} · ${stop.op} by ${stop.service ?? "?"}`
+    return stop ? `position ${p} of ${log.last} · ${fmtTime(stop.time_ms)} · ${stop.op}${stop.service ? " by " + stop.service : ""}`
       : `position ${p} of ${log.last}`;
   };
   label.textContent = describe(position);
@@ -198,10 +200,19 @@ async function nodePage(route) {
   main.replaceChildren(...parts);
 }
 
+function gridLayout(elements) {
+  const { cells, rows, cols } = layerCells(elements);
+  return { name: "grid", rows, cols, position: (node) => cells.get(node.id()), avoidOverlap: true,
+    condense: true, animate: false, fit: true };
+}
+
 // Draws the elements into #cy; returns the Cytoscape instance. Arrow keys move the selection, Enter opens it.
 function draw(container, elements, onOpen, onExpand) {
+  const big = elements.filter((e) => e.group === "nodes").length > DAGRE_MAX;
   const cy = cytoscape({
     container, elements, wheelSensitivity: 0.3, boxSelectionEnabled: false,
+    // Many nodes: straight edges and no labels too small to read (the table lists every node anyway).
+    textureOnViewport: big, hideEdgesOnViewport: big,
     style: [
       { selector: "node", style: { label: "data(label)", "font-size": 11, color: "#111827", "text-wrap": "wrap",
         "text-max-width": 130, "text-valign": "center", "background-color": "#dbeafe", "border-width": 1,
@@ -223,8 +234,15 @@ function draw(container, elements, onOpen, onExpand) {
       { selector: "edge.removed", style: { "line-color": "#991b1b", "target-arrow-color": "#991b1b", width: 3,
         "line-style": "dashed" } },
       { selector: "edge[count > 1]", style: { label: "data(count)", "font-size": 10 } },
+      ...(big ? [{ selector: "node", style: { "min-zoomed-font-size": 7 } },
+        { selector: "edge", style: { "curve-style": "haystack", "haystack-radius": 0 } }] : []),
     ],
-    layout: { name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, animate: false, fit: true },
+    // dagre's layered layout up to DAGRE_MAX nodes; beyond, its ordering passes take seconds, so a large
+    // graph (an expanded type group) goes into Cytoscape's grid layout, a column per layer (linear time).
+    layout: !big
+      ? { name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 60, animate: false, fit: true }
+      : gridLayout(elements),
+    maxZoom: 1.6,
   });
   const order = () => cy.nodes().filter((n) => !n.isParent()).sort((a, b) => a.position("x") - b.position("x")
     || a.position("y") - b.position("y"));
