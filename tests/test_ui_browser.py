@@ -84,6 +84,14 @@ def test_which_dataset_trained_the_model(demo: tuple[Reader, str], page: Any) ->
     page.click("text=Upstream lineage")
     page.wait_for_selector("body[data-graph-ready]")
     shot(page, "graph")
+    # Grouped by context: a box for each run the nodes are drawn in (a node's first context), around them.
+    ids = [int(r.split("\t")[0]) for r in page.locator("#graph-table tbody tr").all_inner_texts()]
+    boxes = set()
+    for node in [*store.get_artifacts_by_id(ids), *store.get_executions_by_id(ids)]:
+        get = store.get_contexts_by_artifact if isinstance(node, mlmd.Artifact) else store.get_contexts_by_execution
+        boxes.add(min(c.id for c in get(node.id)))
+    drawn = int(page.evaluate("document.body.dataset.graphReady").split(":")[1])
+    assert len(boxes) >= 2 and drawn == len(ids) + len(boxes)
     rows = page.locator("#graph-table tbody tr")
     shown = {r.split("\t")[0]: r.split("\t") for r in rows.all_inner_texts()}
     datasets = [cells for cells in shown.values() if cells[2] == "Examples"]
