@@ -119,6 +119,8 @@ def test_lineage_matches_the_store_and_its_sql(served: tuple[Reader, str]) -> No
     assert store.sql(edges_sql["query"], edges_sql["params"]).num_rows == len(both["edges"])
     assert get(url + f"api/lineage/{model}?direction=sideways")[0] == 400
     assert get(url + f"api/lineage/{model}?hops=-1")[0] == 400
+    status, error = get(url + f"api/lineage/{model}?hops=many")
+    assert status == 400 and error["error"] == "InvalidArgumentError" and "hops" in error["message"]
 
 
 def test_lineage_as_of_draws_the_past(served: tuple[Reader, str]) -> None:

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any, Final
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from mlmd_log.errors import MlmdLogError, NotFoundError
@@ -107,6 +108,12 @@ def create_app(store: Reader) -> FastAPI:
     """A FastAPI app serving the explorer over ``store`` (``/`` redirects to ``/ui/``)."""
     app = FastAPI(title="mlmd-log lineage explorer", docs_url=None, redoc_url=None)
     app.include_router(ui_router(store))
+
+    @app.exception_handler(RequestValidationError)
+    def bad_request(request: Request, err: RequestValidationError) -> Response:
+        """A parameter of the wrong type (``hops=abc``) answers as MLMD's InvalidArgumentError does."""
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        return JSONResponse({"error": "InvalidArgumentError", "message": problems}, status_code=400)
 
     @app.get("/", include_in_schema=False)
     def root() -> Response:
