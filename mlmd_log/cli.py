@@ -121,6 +121,12 @@ def _openlineage(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _ui(args: argparse.Namespace, settings: Settings) -> int:
+    from mlmd_log.ui.app import serve_ui
+
+    return serve_ui(_db_path(args, settings), host=args.host, port=args.port, open_browser=not args.no_browser)
+
+
 def _param(text: str) -> Any:
     """A ``--param`` value: a JSON literal when it parses as one (``42``, ``1.5``, ``true``, ``"42"``), else the text."""
     import json
@@ -266,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     openlineage.add_argument("--from", dest="from_url", required=True, metavar="kafka://HOST:PORT/TOPIC",
                              help="the topic of OpenLineage events (one partition)")
     openlineage.add_argument("--follow", action="store_true", help="keep consuming after catching up")
+    ui = command("ui", _ui, "explore lineage in the browser, with time travel (serves the DuckDB file on a "
+                 "loopback port and opens a browser)", fmt=False)
+    ui.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    ui.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    ui.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     project = command("project", _project, "project a Kafka log into a DuckDB file, exactly once", fmt=False)
     project.add_argument("--follow", action="store_true", help="keep running after catching up (Ctrl-C or SIGTERM stops)")
     project.add_argument("--status-file", help="keep position, lag and ops/s as JSON in this file (updated every second)")

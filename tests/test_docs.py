@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -303,6 +304,26 @@ def _openlineage(argv: list[str], broker: Broker, what: str, capsys: pytest.Capt
     out = capsys.readouterr()
     assert code == 0, f"{what} exited {code}: {out.err}"
     assert "applied 2 OpenLineage events" in out.err, out.err
+def _ui(argv: list[str], workdir: Path, what: str) -> None:
+    """`mlmd-log ui`: on a free port, without opening a browser; ready once its pages answer."""
+    port = free_port()
+    argv = [a for a in argv if a != "--no-browser"]
+    if "--port" in argv:
+        argv[argv.index("--port") + 1] = str(port)
+    else:
+        argv += ["--port", str(port)]
+    argv.append("--no-browser")
+
+    def answering() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui/api/positions", timeout=2) as response:
+                return bool(json.loads(response.read())["last"] >= DEMO_OPS - 1)
+        except OSError:
+            return False
+
+    result = _run_until_interrupted(argv, workdir, answering, what)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (0, 130, -signal.SIGINT), result.stderr
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.source for s in SCRIPTS])
@@ -323,6 +344,8 @@ def test_documented_commands_run(
             continue
         if argv[0] == "openlineage":
             _openlineage(argv, request.getfixturevalue("kafka_broker"), what, capsys)
+        if argv[0] == "ui":
+            _ui(argv, workdir, what)
             continue
         if "--follow" in argv:
             _follow(argv, workdir, what)

@@ -76,6 +76,10 @@ def test_the_server_process_serves_grpc_and_http_on_one_store(tmp_path: Path) ->
             stub.PutArtifactType(svc.PutArtifactTypeRequest(artifact_type=mlmd.ArtifactType(name="Written")), timeout=30)
         types = httpx.get(f"http://127.0.0.1:{int(http_port.read_text())}/api/v1/types/artifact", timeout=30).json()
         assert [t["name"] for t in types["items"]] == ["Written"]  # written over gRPC, read over HTTP
+        base = f"http://127.0.0.1:{int(http_port.read_text())}/ui"
+        assert httpx.get(f"{base}/api/positions", timeout=30).json()["last"] == 0  # the explorer sees the write
+        page = httpx.get(f"{base}/", timeout=30, follow_redirects=True)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     finally:
         process.terminate()
         process.wait(60)

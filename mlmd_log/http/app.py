@@ -63,6 +63,12 @@ def create_app(store: MetadataStore, settings: Settings | None = None) -> FastAP
     for router in (routes_types.router, routes_graph.router, routes_log.router, routes_sql.router,
                    routes_openlineage.router):
         app.include_router(router)
+    if not settings.server_tokens:
+        # The lineage explorer's pages cannot carry a bearer token, so a server that requires tokens does not
+        # serve them (docs/ui.md); without tokens its reads are as open as the API's.
+        from mlmd_log.ui.app import ui_router
+
+        app.include_router(ui_router(store))
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
     return app
 
