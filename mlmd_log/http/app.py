@@ -66,9 +66,11 @@ def create_app(store: MetadataStore, settings: Settings | None = None) -> FastAP
     if not settings.server_tokens:
         # The lineage explorer's pages cannot carry a bearer token, so a server that requires tokens does not
         # serve them (docs/ui.md); without tokens its reads are as open as the API's.
+        from mlmd_log.query.reader import Reader
         from mlmd_log.ui.app import ui_router
 
-        app.include_router(ui_router(store))
+        # A reader of its own (the explorer serializes its reads on it), sharing the store's caches.
+        app.include_router(ui_router(Reader(store.con.cursor(), store.cache, store.links)))
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
     return app
 
