@@ -37,7 +37,7 @@ class KafkaOpLog:
         self._waited = threading.local()  # (op_id, position) of this thread's last append with wait=True
 
     def append(self, op_id: str, data: bytes, *, wait: bool = False) -> SendFuture:
-        future = self.writer.send(data, op_id=op_id)
+        future = self.writer.send(data, op_id=op_id, urgent=wait)  # a waiting caller does not linger
         if wait:
             self._settle([future], self.settings.delivery_timeout_s)  # reported here, so not pending
         else:
@@ -46,7 +46,7 @@ class KafkaOpLog:
         return future
 
     def lease(self, op_id: str, data: bytes) -> int:
-        return self.writer.send(data, op_id=op_id).position(self.settings.delivery_timeout_s)
+        return self.writer.send(data, op_id=op_id, urgent=True).position(self.settings.delivery_timeout_s)
 
     def _settle(self, futures: list[SendFuture], timeout: float | None) -> None:
         last = max(f.position(timeout) for f in futures)

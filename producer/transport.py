@@ -172,7 +172,13 @@ class _Lane:
         self._compression = compression
         self._batch: _OpBatch | None = None
 
-    def append(self, value: bytes, key: bytes | None) -> _BatchRecord:
+    def append(self, value: bytes, key: bytes | None, *, urgent: bool = False) -> _BatchRecord:
+        """Add one record to the open batch (a new one when it is full); ``urgent``: send that batch now.
+
+        A caller waiting for its op (``wait=True``, a server answering a client) should not also wait out
+        ``linger_ms``: its batch is marked as having waited long enough, which the accumulator's readiness
+        check (time since ``last_attempt``) then sees, and the sender is woken. Other batches keep lingering.
+        """
         now_ms = int(time.time() * 1000)
         with self._lock:
             if self._accumulator._closed:
@@ -180,10 +186,15 @@ class _Lane:
             batch = self._batch
             index = batch.records.add(value, now_ms, key) if batch is not None else -1
             if index >= 0:
+                if urgent and batch is not None and batch.attempts == 0:
+                    batch.last_attempt = 0.0  # lingered long enough: sendable at the sender's next check
+                    self._sender.wakeup()
                 return _BatchRecord(batch, index)  # type: ignore[arg-type]
             records = RecordBatchBuilder(self._batch_bytes, self._compression, now_ms)
             batch = _OpBatch(self._tp, records, time.monotonic())
             index = records.add(value, now_ms, key)
+            if urgent:
+                batch.last_attempt = 0.0
             self._queue.append(batch)
             self._accumulator._incomplete.add(batch)
             self._batch = batch
@@ -259,10 +270,11 @@ class KafkaLogWriter:
 
     # --- sending -----------------------------------------------------------------------------------
 
-    def send(self, value: bytes, *, key: bytes | None = None, op_id: str = "") -> SendFuture:
+    def send(self, value: bytes, *, key: bytes | None = None, op_id: str = "", urgent: bool = False) -> SendFuture:
         """Append ``value`` (an encoded op) without waiting; ``op_id`` names it in delivery errors.
 
-        Blocks only while ``buffer_bytes`` of earlier ops await acknowledgement.
+        Blocks only while ``buffer_bytes`` of earlier ops await acknowledgement. ``urgent``: the caller is
+        about to wait for this op, so its batch goes out without lingering (``linger_ms``).
         """
         size = len(value)
         if size > self._max_op_bytes:
@@ -275,7 +287,7 @@ class KafkaLogWriter:
         lane = self._lane
         try:  # the hot path translates inline: a context manager per op costs more than the check
             if lane is not None:
-                future: Any = lane.append(value, key)
+                future: Any = lane.append(value, key, urgent=urgent)
             else:
                 future = producer.send(self.topic, value=value, key=key, partition=0)
         except kerr.KafkaError as err:

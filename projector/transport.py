@@ -69,6 +69,8 @@ FRAMING_BYTES: Final = 1024 * 1024
 _PROBE_POLL_MS: Final = 20
 #: Pause before asking again for the records of a hole (module docstring), so waiting is not a busy loop.
 _HOLE_RETRY_S: Final = 0.01
+#: A fetch's longest wait on brokers that hold it to the end even when records arrive (tansu).
+_SHORT_FETCH_WAIT_MS: Final = 5
 
 _log = logging.getLogger(__name__)
 
@@ -335,11 +337,14 @@ class KafkaLogReader:
         if self._closed:
             raise FailedPreconditionError(f"the Kafka reader for {self.topic!r} is closed")
         self._require_topic()
-        self._is_exact()
+        # Apache Kafka answers a waiting fetch as soon as a record arrives, so the wait only bounds an idle
+        # poll; tansu holds it for the whole wait, which a writer waiting for its op would pay (half of it on
+        # average), so there the fetch waits only briefly.
+        fetch_wait_ms = max(10, min(self.settings.batch_max_ms, 500)) if self._is_exact() else _SHORT_FETCH_WAIT_MS
         with self._kafka("connecting"):
             stream = self._endpoint.open(
                 KafkaConsumer,
-                fetch_max_wait_ms=max(10, min(self.settings.batch_max_ms, 500)),
+                fetch_max_wait_ms=fetch_wait_ms,
                 max_poll_records=self.settings.batch_max_ops,
                 # Fetch about one projector transaction at a time (a single larger op still comes whole).
                 fetch_max_bytes=self.settings.batch_max_bytes,

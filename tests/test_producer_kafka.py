@@ -75,3 +75,25 @@ def test_producer_identity_is_stamped_on_every_op(store_factory: Any) -> None:
     store.put_artifact_type(mlmd.ArtifactType(name="T"), wait=True)
     rows = store._con.execute('SELECT DISTINCT team, service, "user", host FROM op_archive').fetchall()
     assert rows == [("ml-platform", "trainer", "ana", socket.gethostname())]
+
+
+def test_a_waiting_write_does_not_wait_out_the_linger(kafka_broker: Any, tmp_path: Path) -> None:
+    """linger_ms lets ops that nobody waits for gather into batches; a caller waiting for its op skips it.
+
+    With a 60 s linger, a write with ``wait=True`` (and a type registration, which always waits) must come
+    back long before the linger would have let its batch go; a write nobody waits for still lingers.
+    """
+    settings = Settings(linger_ms=60_000, delivery_timeout_s=120.0)
+    store = mlmd_log.connect(kafka_broker.url(f"t-{uuid.uuid4().hex[:10]}"), db=str(tmp_path / "s.duckdb"),
+                             settings=settings)
+    try:
+        started = time.monotonic()
+        type_id = store.put_artifact_type(mlmd.ArtifactType(name="Data"))
+        [artifact_id] = store.put_artifacts([mlmd.Artifact(type_id=type_id, uri="/waited")], wait=True)
+        assert time.monotonic() - started < 30, "a waiting write sat out linger_ms"
+        assert [a.uri for a in store.get_artifacts_by_id([artifact_id])] == ["/waited"]
+        [lingering] = store.put_artifacts([mlmd.Artifact(type_id=type_id, uri="/not-waited")])
+        time.sleep(1.0)
+        assert store.get_artifacts_by_id([lingering]) == []  # still in the producer's batch, as asked
+    finally:
+        store.close(5)
