@@ -287,6 +287,14 @@ def _paths(req: Any) -> Sequence[str]:
     return list(req.update_mask.paths) if req.HasField("update_mask") else ()
 
 
+def put_attributions_and_associations(tx: OpTx, links: Any) -> None:
+    """Link each attribution's artifact and each association's execution to its context."""
+    for a in links.attributions:
+        link(tx, "attribution", "artifact", a.artifact_id, a.context_id)
+    for s in links.associations:
+        link(tx, "association", "execution", s.execution_id, s.context_id)
+
+
 def apply_op(tx: OpTx, op: ops_pb2.Operation, time_ms: int) -> None:
     """Apply one decoded op to ``tx``; raises the MLMD error that rejects it."""
     payload = op.WhichOneof("payload")
@@ -310,11 +318,7 @@ def apply_op(tx: OpTx, op: ops_pb2.Operation, time_ms: int) -> None:
     elif payload == "put_lineage_subgraph":
         put_lineage_subgraph(tx, op.put_lineage_subgraph, ids, time_ms)
     elif payload == "put_attributions_and_associations":
-        links = op.put_attributions_and_associations
-        for a in links.attributions:
-            link(tx, "attribution", "artifact", a.artifact_id, a.context_id)
-        for s in links.associations:
-            link(tx, "association", "execution", s.execution_id, s.context_id)
+        put_attributions_and_associations(tx, op.put_attributions_and_associations)
     elif payload == "put_parent_contexts":
         for edge in op.put_parent_contexts.parent_contexts:
             put_parent_context(tx, edge)

@@ -13,7 +13,12 @@ from typing import Any
 
 from mlmd_log.errors import InvalidArgumentError, StatusError
 from mlmd_log.ids import TypeKind
-from mlmd_log.projector.apply import link, put_event, put_parent_context, put_type
+from mlmd_log.projector.apply import (
+    put_attributions_and_associations,
+    put_event,
+    put_parent_context,
+    put_type,
+)
 from mlmd_log.projector.nodes import insert_many
 from mlmd_log.projector.state import BatchState, OpTx
 from mlmd_log.schemas.v1 import ops_pb2
@@ -57,11 +62,7 @@ def apply_imported(tx: OpTx, op: ops_pb2.Operation) -> None:
                 raise InvalidArgumentError("malformed import op: an event without its time")
             put_event(tx, event, event.milliseconds_since_epoch)
     elif payload == "put_attributions_and_associations":
-        links = op.put_attributions_and_associations
-        for a in links.attributions:
-            link(tx, "attribution", "artifact", a.artifact_id, a.context_id)
-        for s in links.associations:
-            link(tx, "association", "execution", s.execution_id, s.context_id)
+        put_attributions_and_associations(tx, op.put_attributions_and_associations)
     elif payload == "put_parent_contexts":
         for edge in op.put_parent_contexts.parent_contexts:
             put_parent_context(tx, edge)
