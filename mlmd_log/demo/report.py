@@ -428,6 +428,7 @@ def explore_hints(db: str, model_id: int, position: int) -> list[str]:
     """Commands a reader can try next on the demo's database."""
     return [
         "Explore it yourself:",
+        f"  mlmd-log ui --db {db}    (the lineage explorer, in a browser)",
         f"  mlmd-log lineage --db {db} --artifact {model_id}",
         f"  mlmd-log history --db {db} artifact {model_id}",
         f"  mlmd-log ops --db {db} --after {max(position - 8, -1)}",
