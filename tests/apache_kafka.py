@@ -4,12 +4,14 @@ Independent of mlmd_log (only the standard library), so it can run alone::
 
     python3 tests/apache_kafka.py fetch              # the 4.x release (APACHE_KAFKA_VERSIONS["apache"])
     python3 tests/apache_kafka.py fetch --version 3.9.1
+    python3 tests/apache_kafka.py fetch --artifact kafka-tools   # the CLI tools' classes (TopicCommand, ...)
     python3 tests/apache_kafka.py run --nodes 3       # a cluster on free loopback ports until Ctrl-C
 
 What it does:
 
 * ``fetch``: writes a one-dependency Maven project for ``org.apache.kafka:kafka_2.13:<version>`` and runs
-  ``mvn dependency:copy-dependencies`` (runtime scope) into ``<cache>/kafka/<version>/libs``. The cache is
+  ``mvn dependency:copy-dependencies`` (runtime scope) into ``<cache>/kafka/<version>/libs`` (``--artifact
+  kafka-tools``: the CLI tools' classes, into ``<cache>/kafka/<version>-kafka-tools/libs``). The cache is
   ``$MLMD_LOG_KAFKA_CACHE``, else ``.cache/`` in the repository; Maven's own repository goes to
   ``<cache>/m2``. A finished fetch leaves a ``complete`` marker, so later runs use no network.
 * ``KafkaCluster``: N combined broker+controller nodes (``process.roles=broker,controller``, a static
@@ -44,10 +46,10 @@ REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 90.0
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
-  <groupId>mlmd-log.test</groupId><artifactId>apache-kafka-{version}</artifactId><version>1</version>
+  <groupId>mlmd-log.test</groupId><artifactId>apache-{artifact}-{version}</artifactId><version>1</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{version}</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>{artifact}</artifactId><version>{version}</version></dependency>
   </dependencies>
 </project>
 """
@@ -100,25 +102,31 @@ def _require(tool: str, purpose: str) -> str:
     return path
 
 
-def fetch(version: str) -> Path:
-    """The directory of jars of Apache Kafka ``version`` (fetched with Maven once, then cached)."""
-    root = cache_dir() / "kafka" / version
+#: The broker's artifact; :data:`TOOLS` holds the command-line tools' classes (``kafka-topics.sh`` runs
+#: ``org.apache.kafka.tools.TopicCommand``), which the broker's runtime dependencies do not include.
+BROKER, TOOLS = "kafka_2.13", "kafka-tools"
+
+
+def fetch(version: str, artifact: str = BROKER) -> Path:
+    """The directory of jars of Apache Kafka ``version``'s ``artifact`` with its runtime dependencies (fetched
+    with Maven once, then cached)."""
+    root = cache_dir() / "kafka" / (version if artifact == BROKER else f"{version}-{artifact}")
     libs = root / "libs"
     if (root / "complete").exists():
         return libs
-    mvn = _require("mvn", f"fetch Apache Kafka {version} from Maven Central")
+    mvn = _require("mvn", f"fetch Apache Kafka {version} ({artifact}) from Maven Central")
     _require("java", "run Maven and the Apache Kafka broker")
     root.mkdir(parents=True, exist_ok=True)
-    (root / "pom.xml").write_text(_POM.format(version=version))
+    (root / "pom.xml").write_text(_POM.format(version=version, artifact=artifact))
     shutil.rmtree(libs, ignore_errors=True)
     command = [
         mvn, "-B", "-q", f"-Dmaven.repo.local={cache_dir() / 'm2'}", "-f", str(root / "pom.xml"),
         "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not any(libs.glob(f"kafka_2.13-{version}.jar")):
+    if done.returncode != 0 or not any(libs.glob(f"{artifact}-{version}.jar")):
         raise KafkaUnavailableError(
-            f"Maven could not fetch org.apache.kafka:kafka_2.13:{version} (exit {done.returncode}):\n"
+            f"Maven could not fetch org.apache.kafka:{artifact}:{version} (exit {done.returncode}):\n"
             f"{(done.stdout + done.stderr)[-3000:]}"
         )
     (root / "complete").write_text(version + "\n")
@@ -340,11 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("fetch", "run"):
         command = sub.add_parser(name)
         command.add_argument("--version", default=APACHE_KAFKA_VERSIONS["apache"])
+    sub.choices["fetch"].add_argument("--artifact", default=BROKER, choices=(BROKER, TOOLS))
     sub.choices["run"].add_argument("--nodes", type=int, default=1)
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
-            print(fetch(args.version))
+            print(fetch(args.version, args.artifact))
             return 0
         cluster = KafkaCluster(args.version, args.nodes).start()
     except KafkaUnavailableError as err:
