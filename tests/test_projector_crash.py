@@ -25,7 +25,7 @@ from mlmd_log.settings import Settings
 CRASH_ITERATIONS = int(os.environ.get("MLMD_LOG_CRASH_ITERATIONS", "20"))
 
 
-def _workload(url: str, chunk: int, batches: int = 12) -> None:
+def _workload(url: str, chunk: int, batches: int = 36) -> None:
     """Ops of every kind, some of them rejected, appended by a write-only store (one chunk of the log)."""
     store = mlmd_log.connect(url)
     dataset = mlmd.ArtifactType(name="DataSet")
@@ -111,7 +111,9 @@ def test_projector_killed_at_random_points_ends_like_a_clean_run(kafka_broker: A
     rng = random.Random(11)
     mid_work = 0
     for chunk in range(CRASH_ITERATIONS):
-        _workload(url, chunk)  # every round brings new work, so kills land while ops are being applied
+        # Every round brings new work (about 150 ops, one transaction each: longer to project than the kill
+        # waits below, even on a fast idle machine), so kills land while ops are being applied.
+        _workload(url, chunk)
         end = _log_end(kafka_broker.bootstrap, url.rsplit("/", 1)[1])
         before = _checkpoint(crashed)
         status = tmp_path / f"status-{chunk}.json"
