@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,30 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def ingest(url: str, clients: int, events: int) -> dict[str, Any]:
-    per_client = max(2, events // clients // 2 * 2)
+def _run_clients(clients: int, work: Callable[[int], list[float]]) -> tuple[list[float], float]:
+    """Run ``work(c)`` in one thread per client; every call's latency (seconds) and the wall time."""
     latencies: list[float] = []
     lock = threading.Lock()
+
+    def run(c: int) -> None:
+        mine = work(c)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - started
+
+
+def ingest(url: str, clients: int, events: int) -> dict[str, Any]:
+    per_client = max(2, events // clients // 2 * 2)
     errors: list[str] = []
 
-    def work(c: int) -> None:
+    def work(c: int) -> list[float]:
         mine: list[float] = []
         with httpx.Client(base_url=url, timeout=60) as http:
             for j in range(per_client // 2):
@@ -76,16 +94,9 @@ def ingest(url: str, clients: int, events: int) -> dict[str, Any]:
                     mine.append(time.perf_counter() - t)
                     if response.status_code != 201:
                         errors.append(response.text)
-        with lock:
-            latencies.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=work, args=(c,)) for c in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    latencies, elapsed = _run_clients(clients, work)
     if errors:
         raise SystemExit(f"ingest failed: {errors[:3]}")
     return {"clients": clients, "events": len(latencies), "events_per_s": len(latencies) / elapsed,
@@ -97,16 +108,14 @@ def grpc_puts(address: str, clients: int, n: int) -> dict[str, Any]:
     external_id, a new output, both job contexts reused by name (the store's cost without HTTP or mapping)."""
     from mlmd_log.schemas.ml_metadata import metadata_store_pb2 as mlmd
 
-    latencies: list[float] = []
-    lock = threading.Lock()
     with grpc.insecure_channel(address) as channel:
         stub = svc_grpc.MetadataStoreServiceStub(channel)
         run_type = stub.GetExecutionType(svc.GetExecutionTypeRequest(type_name="openlineage.Run")).execution_type.id
         dataset = stub.GetArtifactType(svc.GetArtifactTypeRequest(type_name="openlineage.Dataset")).artifact_type.id
         job_type = stub.GetContextType(svc.GetContextTypeRequest(type_name="openlineage.Job")).context_type.id
 
-    def work(c: int) -> None:
-        mine = []
+    def work(c: int) -> list[float]:
+        mine: list[float] = []
         with grpc.insecure_channel(address) as channel:
             stub = svc_grpc.MetadataStoreServiceStub(channel)
             for _ in range(max(1, n // clients)):
@@ -126,16 +135,9 @@ def grpc_puts(address: str, clients: int, n: int) -> dict[str, Any]:
                 t = time.perf_counter()
                 stub.PutExecution(request, timeout=60)
                 mine.append(time.perf_counter() - t)
-        with lock:
-            latencies.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=work, args=(c,)) for c in range(clients)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    latencies, elapsed = _run_clients(clients, work)
     return {"clients": clients, "ops": len(latencies), "ops_per_s": len(latencies) / elapsed,
             "p50_ms": _percentile(latencies, 0.5) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000}
 
